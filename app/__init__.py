@@ -1,0 +1,86 @@
+"""Application factory: configuration, extensions, blueprints, CLI and error pages."""
+import logging
+import os
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import config as config_module
+from app.extensions import csrf, db, login_manager, mail, migrate
+from app.queues import redis_client
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(config_class=None):
+    """Build the app without touching the database or Redis, so it is safe to create before a fork."""
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=True)
+    config_class = config_class or config_module.config_class_from_env()
+    app.config.from_object(config_class())
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_pages(app)
+    register_cli(app)
+    configure_logging(app)
+    return app
+
+
+def register_extensions(app):
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(os.path.abspath(uri[len("sqlite:///"):])), exist_ok=True)
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    db.init_app(app)
+    from app import models  # noqa: F401  (the tables and the user loader must be known to the app)
+
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    mail.init_app(app)
+    app.extensions["redis"] = redis_client(app.config["REDIS_URL"])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL lets the backup and the stats job read while sign-ups write."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app):
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.captcha import bp as captcha_bp
+    from app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(captcha_bp, url_prefix="/captcha")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_error_pages(app):
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        return render_template("errors/error.html", error=error, code=code), code
+
+    for code in (400, 403, 404, 405, 413, 429, 500, 503):
+        app.register_error_handler(code, render_error)
+
+
+def register_cli(app):
+    from app import cli
+
+    cli.init_app(app)
+
+
+def configure_logging(app):
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,4 @@
+"""Pages for administrators only."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

@@ -1,0 +1,6 @@
+"""Registration, verification, login and logout, password reset."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from app.auth import views  # noqa: E402,F401

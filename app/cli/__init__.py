@@ -1,0 +1,8 @@
+"""Operator commands under `flask --app wsgi ...`; each concern keeps its commands in its own module."""
+
+
+def init_app(app):
+    from app.cli import jobs
+
+    app.cli.add_command(jobs.jobs_cli)
+    app.cli.add_command(jobs.schedule_cli)

@@ -1,0 +1,29 @@
+"""Compose mail in the request: render a template pair into an OutboxMail row the worker will send."""
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+
+from app.extensions import db
+from app.models import OutboxMail
+
+
+def absolute_url(endpoint, **values):
+    """Build a link from BASE_URL, since the worker (and the CLI) have no request to take a host from."""
+    base = urlsplit(current_app.config["BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def compose(kind, recipient, subject, template, user=None, **context):
+    """Render templates/email/<template>.txt and .html and add the row to the current transaction."""
+    context.setdefault("user", user)
+    row = OutboxMail(
+        kind=kind,
+        user=user,
+        recipient=recipient,
+        subject=subject,
+        body_text=render_template(f"email/{template}.txt", **context),
+        body_html=render_template(f"email/{template}.html", **context),
+    )
+    db.session.add(row)
+    return row

@@ -1,0 +1,6 @@
+"""Home page, the account page and the health check."""
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from app.main import views  # noqa: E402,F401  (routes register on bp)

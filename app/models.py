@@ -1,0 +1,121 @@
+"""Database models: users, the mail outbox, the event log and the daily statistics it feeds."""
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import func
+
+from app.extensions import db, login_manager
+
+
+def utcnow():
+    """Naive UTC, the one form both SQLite and PostgreSQL columns round-trip unchanged."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(32), nullable=False)
+    email = db.Column(db.String(254), nullable=False)
+    password_hash = db.Column(db.String(255), nullable=False)
+    is_admin = db.Column(db.Boolean, nullable=False, default=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    verified_at = db.Column(db.DateTime)
+    last_login_at = db.Column(db.DateTime)
+    # The one-time code from the verification mail, stored hashed, with its own attempt budget.
+    verify_code_hash = db.Column(db.String(255))
+    verify_code_attempts = db.Column(db.Integer, nullable=False, default=0)
+
+    __table_args__ = (
+        # Uniqueness is case-insensitive; the displayed spelling is kept as typed.
+        db.Index("uq_user_username_lower", func.lower(username), unique=True),
+        db.Index("uq_user_email_lower", func.lower(email), unique=True),
+        db.Index("ix_user_unverified_created", "verified_at", "created_at"),
+    )
+
+    @property
+    def is_verified(self):
+        return self.verified_at is not None
+
+    def __repr__(self):
+        return f"<User {self.id} {self.username}>"
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+class OutboxMail(db.Model):
+    """A mail to send: the row is the source of truth, a queued job is only a wake-up call."""
+
+    __tablename__ = "outbox_mail"
+    PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(32), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    recipient = db.Column(db.String(254), nullable=False)
+    subject = db.Column(db.String(200), nullable=False)
+    body_text = db.Column(db.Text, nullable=False)
+    body_html = db.Column(db.Text)
+    status = db.Column(db.String(16), nullable=False, default=PENDING)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    last_error = db.Column(db.Text)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    next_attempt_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    lease_until = db.Column(db.DateTime)
+    sent_at = db.Column(db.DateTime)
+    user = db.relationship("User", passive_deletes=True)
+
+    __table_args__ = (db.Index("ix_outbox_mail_status_next", "status", "next_attempt_at"),)
+
+    def __repr__(self):
+        return f"<OutboxMail {self.id} {self.kind} {self.status}>"
+
+
+class Event(db.Model):
+    """Append-only log of what happened; the statistics job aggregates it in SQL."""
+
+    REGISTERED = "registered"
+    MAIL_SENT = "mail_sent"
+    MAIL_FAILED = "mail_failed"
+    VERIFIED = "verified"
+    LOGIN_OK = "login_ok"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    CAPTCHA_FAILED = "captcha_failed"
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(32), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    detail = db.Column(db.String(200))
+    user = db.relationship("User", passive_deletes=True)
+
+    __table_args__ = (db.Index("ix_event_created_kind", "created_at", "kind"),)
+
+    @classmethod
+    def record(cls, kind, user=None, detail=None):
+        """Add an event to the current transaction; the caller commits it with the rest."""
+        event = cls(kind=kind, user=user, detail=detail)
+        db.session.add(event)
+        return event
+
+
+class DailyStats(db.Model):
+    """One row per day (in TIMEZONE), rewritten whole each time the stats job runs for that day."""
+
+    __tablename__ = "daily_stats"
+
+    day = db.Column(db.Date, primary_key=True)
+    registrations = db.Column(db.Integer, nullable=False, default=0)
+    mails_sent = db.Column(db.Integer, nullable=False, default=0)
+    verifications = db.Column(db.Integer, nullable=False, default=0)
+    verification_rate = db.Column(db.Float)
+    median_seconds_to_verify = db.Column(db.Float)
+    logins = db.Column(db.Integer, nullable=False, default=0)
+    failed_logins = db.Column(db.Integer, nullable=False, default=0)
+    captcha_failures = db.Column(db.Integer, nullable=False, default=0)
+    mails_failed = db.Column(db.Integer, nullable=False, default=0)
+    computed_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -1,0 +1,147 @@
+"""Configuration from environment variables: one class per APP_ENV, production when unset."""
+import os
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+INSTANCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message is the one line an operator needs."""
+
+
+def env_str(name, default=None):
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def env_bool(name, default=False):
+    """Parse a boolean strictly: a typo must not silently mean 'on' (or 'off')."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def env_int(name, default, minimum=0):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_int_list(name, default):
+    """Comma-separated positive integers, such as MAIL_RETRY_INTERVALS=10,30,120."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return list(default)
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be comma-separated whole numbers of seconds") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{name}={raw!r} must list at least one positive number of seconds")
+    return values
+
+
+def sqlite_url(filename):
+    return "sqlite:///" + os.path.join(INSTANCE_DIR, filename)
+
+
+class Config:
+    """Settings shared by every environment; each key is read from the env var of the same name."""
+
+    def __init__(self):
+        self.SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env_str("DATABASE_URL", sqlite_url(self.DATABASE_FILE))
+        )
+        self.REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+        self.BASE_URL = env_str("BASE_URL", "http://localhost:5000").rstrip("/")
+
+        self.MAIL_SERVER = env_str("MAIL_SERVER", "localhost")
+        self.MAIL_PORT = env_int("MAIL_PORT", 1025, minimum=1)
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = env_str("MAIL_USERNAME")
+        self.MAIL_PASSWORD = env_str("MAIL_PASSWORD")
+        self.MAIL_DEFAULT_SENDER = env_str("MAIL_DEFAULT_SENDER", "Sign-up <no-reply@localhost>")
+        self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 10, minimum=1)
+        self.MAIL_RETRY_INTERVALS = env_int_list("MAIL_RETRY_INTERVALS", [10, 30, 120, 600, 1800])
+        self.OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
+
+        self.BACKUP_DIR = env_str("BACKUP_DIR", os.path.join(INSTANCE_DIR, "backups"))
+        self.BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+        self.TIMEZONE = env_str("TIMEZONE", "UTC")
+        self.UNVERIFIED_TTL_DAYS = env_int("UNVERIFIED_TTL_DAYS", 7, minimum=1)
+        self.EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400, minimum=1)
+
+        self.CAPTCHA_TEST_MODE = env_bool("CAPTCHA_TEST_MODE", False)
+        self.CAPTCHA_TTL_SECONDS = env_int("CAPTCHA_TTL_SECONDS", 300, minimum=10)
+        self.VERIFY_TOKEN_MAX_AGE = env_int("VERIFY_TOKEN_MAX_AGE", 48 * 3600, minimum=60)
+        self.RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 3600, minimum=60)
+        self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
+        self.validate()
+
+    DATABASE_FILE = "app.sqlite3"
+    CHECK_DELIVERABILITY = True
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; forms left open still submit
+
+    def validate(self):
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be on")
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+    CHECK_DELIVERABILITY = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    DATABASE_FILE = "test.sqlite3"
+    CHECK_DELIVERABILITY = False
+    MAIL_SUPPRESS_SEND = False  # Flask-Mail sends nothing under TESTING unless told otherwise
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def validate(self):
+        super().validate()
+        if self.SECRET_KEY == DEV_SECRET_KEY or len(self.SECRET_KEY) < 16:
+            raise ConfigError("SECRET_KEY must be set to a random value of at least 16 characters in production")
+        if self.CAPTCHA_TEST_MODE:
+            raise ConfigError("CAPTCHA_TEST_MODE must not be on in production")
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def normalise_database_url(url):
+    """Heroku-style platforms still hand out postgres://, which SQLAlchemy 2 no longer accepts."""
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def config_class_from_env():
+    name = os.environ.get("APP_ENV", "").strip().lower() or "production"
+    if name not in CONFIGS:
+        raise ConfigError(f"APP_ENV={name!r} is not one of {', '.join(CONFIGS)}")
+    return CONFIGS[name]

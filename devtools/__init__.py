@@ -1,0 +1,1 @@
+"""Local development tools; nothing here runs in production."""

@@ -1,0 +1,1 @@
+"""Job functions run by the RQ worker inside the Flask app context (see jobs/worker.py)."""

@@ -1,0 +1,83 @@
+"""Send one outbox row. The row decides: a repeated, late or concurrent job sends nothing twice."""
+import logging
+import smtplib
+from datetime import timedelta
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import and_, or_, update
+
+from app.extensions import db
+from app.models import Event, OutboxMail, utcnow
+from jobs import smtp
+
+log = logging.getLogger(__name__)
+
+
+def send(outbox_id):
+    """Claim the row, hand it to SMTP, record the outcome. Returns what happened, for the job result."""
+    if not claim(outbox_id):
+        return "skipped"
+    row = db.session.get(OutboxMail, outbox_id)
+    message = Message(subject=row.subject, recipients=[row.recipient], body=row.body_text,
+                      html=row.body_html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    try:
+        smtp.send_message(message)
+    except Exception as exc:  # every failure is recorded on the row; none may escape as a lost mail
+        return record_failure(row, exc)
+    row.status, row.sent_at, row.lease_until, row.last_error = OutboxMail.SENT, utcnow(), None, None
+    Event.record(Event.MAIL_SENT, user=row.user, detail=row.kind)
+    db.session.commit()
+    return "sent"
+
+
+def lease_seconds():
+    """Long enough for one SMTP exchange; after it, the redrive may assume the sender died."""
+    return 2 * current_app.config["MAIL_TIMEOUT"] + 10
+
+
+def claim(outbox_id):
+    """Atomically move a due row to 'sending' under a lease; only one job can win the UPDATE."""
+    now = utcnow()
+    result = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == outbox_id)
+        .where(or_(
+            and_(OutboxMail.status == OutboxMail.PENDING, OutboxMail.next_attempt_at <= now),
+            and_(OutboxMail.status == OutboxMail.SENDING, OutboxMail.lease_until < now),
+        ))
+        .values(status=OutboxMail.SENDING, attempts=OutboxMail.attempts + 1,
+                lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def is_permanent(exc):
+    """SMTP 5xx means the provider will never take this mail; everything else may pass later."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+def record_failure(row, exc):
+    intervals = current_app.config["MAIL_RETRY_INTERVALS"]
+    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    row.lease_until = None
+    if is_permanent(exc) or row.attempts > len(intervals):
+        row.status = OutboxMail.FAILED
+        Event.record(Event.MAIL_FAILED, user=row.user, detail=row.kind)
+        log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
+        outcome = "failed"
+    else:
+        row.status = OutboxMail.PENDING
+        row.next_attempt_at = utcnow() + timedelta(seconds=intervals[row.attempts - 1])
+        log.info("mail %s attempt %s failed, retrying at %s: %s", row.id, row.attempts,
+                 row.next_attempt_at, row.last_error)
+        outcome = "retrying"
+    db.session.commit()
+    return outcome

@@ -1,0 +1,116 @@
+"""Fixtures: a real redis-server and SMTP sink per session, a migrated SQLite database per test."""
+import os
+import re
+
+import pytest
+from flask_migrate import upgrade
+from redis import Redis
+
+from app import create_app
+from devtools.mailsink import serve
+from jobs.worker import AppSimpleWorker
+from app.queues import QUEUES
+from tests.services import RedisServer, free_port
+
+CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
+                "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "BASE_URL", "BACKUP_DIR",
+                "TIMEZONE", "CAPTCHA_TEST_MODE", "MAIL_RETRY_INTERVALS", "OUTBOX_SWEEP_SECONDS")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def _smtp_sink():
+    controller, handler = serve("127.0.0.1", free_port())
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(_smtp_sink):
+    """The SMTP sink, emptied and well-behaved at the start of each test."""
+    _smtp_sink.reset()
+    return _smtp_sink
+
+
+@pytest.fixture
+def app_env(tmp_path, redis_server, mailbox):
+    """The environment a test's app (and any process it starts) is configured from."""
+    return {
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        "REDIS_URL": redis_server.url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(mailbox.port),
+        "MAIL_DEFAULT_SENDER": "Sign-up <no-reply@signup.test>",
+        "BASE_URL": "http://localhost:5000",
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "CAPTCHA_TEST_MODE": "true",
+    }
+
+
+@pytest.fixture
+def make_app(app_env, monkeypatch, redis_server):
+    """Create an app from app_env plus overrides, with the schema migrated and Redis empty."""
+
+    def factory(**overrides):
+        for name in CONTRACT_ENV:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {**app_env, **overrides}.items():
+            monkeypatch.setenv(name, value)
+        app = create_app()
+        with app.app_context():
+            upgrade()
+        Redis.from_url(redis_server.url).flushdb()
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app, redis_server):
+    """Run every queued job with a real RQ worker (burst mode, in this process), as the worker would."""
+
+    def run(queues=QUEUES):
+        connection = Redis.from_url(redis_server.url)
+        worker = AppSimpleWorker(list(queues), connection=connection, app=app)
+        worker.work(burst=True)
+
+    return run
+
+
+def hidden_inputs(html):
+    """The hidden fields of a server-rendered form (csrf_token, captcha id), as a browser would send them."""
+    fields = {}
+    for tag in re.findall(r"<input[^>]*type=\"hidden\"[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else ""
+    return fields
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_env(monkeypatch):
+    """Tests never read the developer's shell settings (or their Redis on 6379)."""
+    for name in CONTRACT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("APP_ENV", "testing")
+    os.environ.pop("RQ_REDIS_URL", None)

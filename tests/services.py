@@ -1,0 +1,141 @@
+"""Real services for the tests: redis-server on a free port, processes from the Procfile, waiting helpers."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(condition, timeout=20.0, interval=0.05, message="condition"):
+    """Poll condition() until it returns something truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{message} not met within {timeout}s")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A throw-away redis-server; never the developer's 6379."""
+
+    def __init__(self, appendonly=False):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="test-redis-")
+        self.appendonly = appendonly
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not on PATH (Debian: apt-get install redis-server)")
+        args = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--daemonize", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: port_open(self.port), timeout=10, message=f"redis on {self.port}")
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        wait_until(lambda: not port_open(self.port), timeout=10, message="redis stopped")
+
+    def restart_empty(self):
+        """A restart without persistence: everything queued in Redis is gone."""
+        self.stop()
+        for name in os.listdir(self.dir):
+            path = os.path.join(self.dir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        return self.start()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def procfile_command(name, procfile="Procfile"):
+    with open(os.path.join(ROOT, procfile)) as f:
+        for line in f:
+            key, sep, command = line.partition(":")
+            if sep and key.strip() == name:
+                return command.strip()
+    raise KeyError(f"no {name!r} process in {procfile}")
+
+
+class Process:
+    """A Procfile process run as a platform runs it: bash -c, only the given environment, own group."""
+
+    def __init__(self, name, env, log_dir, procfile="Procfile"):
+        self.name = name
+        self.command = procfile_command(name, procfile)
+        self.env = {"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": os.environ.get("HOME", "/root"),
+                    "PYTHONUNBUFFERED": "1", **env}
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.process = None
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(["bash", "-c", self.command], cwd=ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        return self
+
+    def signal(self, sig, group=True):
+        if self.process and self.process.poll() is None:
+            if group:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
+
+    def stop(self, timeout=20):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def run(self, timeout=120):
+        """For one-shot processes such as release: wait for the exit and return the status."""
+        self.start()
+        return self.process.wait(timeout=timeout)
+
+
+def flask_cli(*args, env, timeout=120):
+    """Run `flask --app wsgi ...` in a subprocess with only the given environment."""
+    full_env = {"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": os.environ.get("HOME", "/root"), **env}
+    return subprocess.run([os.path.join(VENV_BIN, "flask"), "--app", "wsgi", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
