@@ -37,3 +37,8 @@ def enqueue(queue_name, func, *args, **options):
     except RedisError as exc:
         log.warning("could not enqueue %s%r on %s: %s", getattr(func, "__name__", func), args, queue_name, exc)
         return None
+
+
+def enqueue_mail(outbox_id):
+    """Wake the worker for one outbox row; by dotted name so the web app never imports job code."""
+    return enqueue("mail", "jobs.mail.send", outbox_id)
