@@ -1,0 +1,44 @@
+"""`python -m bench [SECTION ...] [--quick] [--runs N]`: run the sections and print one table."""
+import argparse
+import importlib
+import sys
+import time
+import traceback
+
+from bench.report import Table
+
+SECTIONS = {
+    "mail": "bench.mail",
+    "register": "bench.register",
+    "page": "bench.page",
+    "captcha": "bench.cpu",
+    "hash": "bench.cpu",
+    "stats": "bench.recurring",
+    "backup": "bench.recurring",
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], metavar="SECTION",
+                        help=f"any of: {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="one run, smaller sizes: a smoke test of the bench")
+    parser.add_argument("--runs", type=int, default=None, help="repetitions per figure (default 3, quick 1)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 3)
+    table = Table()
+    started = time.monotonic()
+    for name in args.sections or SECTIONS:
+        module = importlib.import_module(SECTIONS[name])
+        try:
+            getattr(module, f"run_{name}", getattr(module, "run", None))(table, runs, args.quick)
+        except Exception:  # one broken section must not cost the figures of the others
+            traceback.print_exc()
+            table.missing(name, "section", "failed (traceback above)")
+    notes = [f"runs: {runs}{' (quick)' if args.quick else ''}, bench took {time.monotonic() - started:.0f} s"]
+    print(table.render(notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
