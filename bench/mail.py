@@ -27,7 +27,7 @@ IDEAS = {
     "fork": ("one AppWorker (fork per job, app built before the fork)",
              f"{RQ_WORKER} --worker-class jobs.worker.AppWorker mail default maintenance", {}, False),
 }
-SIZES = {"project": (600, 40), "celery": (600, 40), "naive": (30, 8)}  # mails for the rate, latency samples
+SIZES = {"project": (1000, 40), "celery": (1000, 40), "naive": (30, 8)}  # mails for the rate, latency samples
 
 
 def measure(stack, key, spec, count, samples):
@@ -50,7 +50,7 @@ def measure(stack, key, spec, count, samples):
 
 
 def run(table, runs, quick):
-    scale = 0.5 if quick else 1.0
+    scale = 0.3 if quick else 1.0
     chosen = dict(CONTENDERS) if quick else {**CONTENDERS, **IDEAS}
     results = {key: [] for key in chosen}
     with Stack() as stack:
@@ -66,6 +66,7 @@ def run(table, runs, quick):
             continue
         waits = [ms for r in ok for ms in r["latencies"]]
         table.add("mail", f"{spec[0]}: mails/s", median(r["rate"] for r in ok), "{:.1f}")
+        table.add("mail", f"{spec[0]}: worker CPU ms per mail", median(r["cpu_ms"] for r in ok), "{:.2f}")
         table.add("mail", f"{spec[0]}: enqueue→delivered p50 / p90 ms",
                   (percentile(waits, 50), percentile(waits, 90)), "{:.1f} / {:.1f}")
     ratios = [p["rate"] / c["rate"] for p, c in zip(results["project"], results["celery"]) if p and c]
