@@ -7,7 +7,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app.extensions import csrf, db, login_manager, mail, migrate
+from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 from app.queues import redis_client
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -39,7 +40,7 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_extension.init_app(app)
     app.extensions["redis"] = redis_client(app.config["REDIS_URL"])
 
 
