@@ -1,19 +1,165 @@
-"""Routes of the auth blueprint (placeholder until the accounts issue lands)."""
-from flask import render_template
+"""Routes of the auth blueprint: thin views over app.auth.accounts."""
+from urllib.parse import urlsplit
 
-from app.auth import bp
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from redis.exceptions import RedisError
+
+from app.auth import accounts, bp, tokens
+from app.auth.forms import CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
+from app.captcha import store
+from app.extensions import db
+from app.models import Event
+
+CAPTCHA_DOWN = "The picture check is unavailable for a moment; please try again shortly. What you typed is kept."
+
+
+def see_other(endpoint, **values):
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def status_for(form):
+    """Re-rendered forms answer 400: the page says what to fix, and a client sees it was refused."""
+    return 400 if form.is_submitted() else 200
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    return render_template("main/index.html")
+    form = RegisterForm()
+    if "new_captcha" in request.form:  # the "new picture" button: keep what was typed, check nothing
+        if form.captcha_id.data:
+            discard_quietly(form.captcha_id.data)
+        return render_register(form, 200)
+    try:
+        if form.validate_on_submit():
+            accounts.register(form.username.data, form.email.data, form.password.data)
+            session["pending_email"] = form.email.data
+            return see_other("auth.check_email")
+    except RedisError:  # the captcha cannot be checked: fail closed, politely
+        return render_register(form, 503, CAPTCHA_DOWN)
+    if form.captcha.errors:
+        Event.record(Event.CAPTCHA_FAILED)
+        db.session.commit()
+    return render_register(form, status_for(form))
+
+
+def discard_quietly(challenge_id):
+    try:
+        store.discard(challenge_id)
+    except RedisError:
+        pass  # it expires on its own
+
+
+def render_register(form, status, problem=None):
+    """Every rendering gets a fresh challenge: an answer, right or wrong, is never accepted twice."""
+    form.captcha.data = ""
+    try:
+        form.captcha_id.data = store.new_challenge()
+    except RedisError:
+        form.captcha_id.data, status, problem = "", 503, CAPTCHA_DOWN
+    return render_template("auth/register.html", form=form, problem=problem), status
+
+
+@bp.get("/check-email")
+def check_email():
+    form = CodeForm(data={"email": session.get("pending_email", "")})
+    return render_template("auth/check_email.html", form=form)
+
+
+@bp.post("/verify-code")
+def verify_code():
+    form = CodeForm()
+    if form.validate_on_submit():
+        if accounts.verify_code(form.email.data, form.code.data.strip()):
+            session.pop("pending_email", None)
+            flash("Your address is confirmed. You can log in now.", "success")
+            return see_other("auth.login")
+        form.code.errors.append("This code is wrong, used or expired. Check the latest mail, or ask for a new one.")
+    return render_template("auth/check_email.html", form=form), 400
+
+
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token):
+    """GET only shows the button: link scanners open links, people press buttons."""
+    user = tokens.load_token(token, tokens.VERIFY)
+    if user is None:
+        return render_template("auth/token_invalid.html", purpose="verify"), 400
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        accounts.verify(user)
+        session.pop("pending_email", None)
+        flash("Your address is confirmed. You can log in now.", "success")
+        return see_other("auth.login")
+    return render_template("auth/verify.html", form=form, user=user)
+
+
+@bp.route("/resend", methods=["GET", "POST"])
+def resend():
+    form = EmailForm(data={"email": session.get("pending_email", "")} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        accounts.resend(form.email.data)
+        session["pending_email"] = form.email.data
+        flash("If this address has an account waiting for confirmation, a new mail is on its way.", "info")
+        return see_other("auth.check_email")
+    return render_template("auth/resend.html", form=form), status_for(form)
+
+
+def local_path(target):
+    """next= only ever leads to a path on this site: no scheme, no host, no //host or /\\host tricks."""
+    if not target or not target.startswith("/") or any(c.isspace() or ord(c) < 32 for c in target):
+        return None
+    parts = urlsplit(target.replace("\\", "/"))
+    if parts.scheme or parts.netloc or parts.path.startswith("//"):
+        return None
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return render_template("main/index.html")
+    form = LoginForm()
+    unverified = False
+    if form.validate_on_submit():
+        user, reason = accounts.authenticate(form.login.data, form.password.data)
+        if reason is None:
+            login_user(user, remember=form.remember.data)
+            session.pop("pending_email", None)
+            return redirect(local_path(request.args.get("next")) or url_for("main.account"), code=303)
+        if reason == "unverified":
+            unverified = True
+            session["pending_email"] = user.email
+        else:
+            form.password.errors.append("Wrong email, username or password.")
+    return render_template("auth/login.html", form=form, unverified=unverified), status_for(form)
 
 
 @bp.post("/logout")
 def logout():
-    return render_template("main/index.html")
+    if current_user.is_authenticated:
+        Event.record(Event.LOGOUT, user=current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+        flash("You are logged out.", "info")
+    return see_other("main.index")
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    form = EmailForm()
+    if form.validate_on_submit():
+        accounts.forgot(form.email.data)
+        flash("If an account uses this address, a mail with a link to choose a new password is on its way.", "info")
+        return see_other("auth.login")
+    return render_template("auth/forgot.html", form=form), status_for(form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token):
+    user = tokens.load_token(token, tokens.RESET)
+    if user is None:
+        return render_template("auth/token_invalid.html", purpose="reset"), 400
+    form = ResetForm(user)
+    if form.validate_on_submit():
+        accounts.reset_password(user, form.password.data)
+        flash("Your password is changed. You can log in with it now.", "success")
+        return see_other("auth.login")
+    return render_template("auth/reset.html", form=form, user=user), status_for(form)

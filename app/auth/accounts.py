@@ -1,0 +1,144 @@
+"""What the auth views do, one function per action: each commits its rows, then wakes the mail worker."""
+import hashlib
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import func, or_, select
+
+from app.auth import passwords, tokens
+from app.extensions import db
+from app.mail import absolute_url, compose
+from app.models import Event, User, utcnow
+from app.queues import enqueue_mail, get_redis
+
+MAIL_COOLDOWN_SECONDS = 60
+
+
+def find_by_email(email):
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def find_by_login(login):
+    login = login.strip().lower()
+    return db.session.scalar(select(User).where(or_(func.lower(User.email) == login,
+                                                    func.lower(User.username) == login)))
+
+
+def register(username, email, password):
+    """Same outcome seen from outside whether the address is new, unverified or taken: one mail, one redirect.
+
+    A new address gets an account and a verification mail. An unverified one is taken over by the newest
+    registration (new username and password, fresh link and code; older links stop working), so whoever
+    holds the mailbox decides which registration becomes the account. A verified one gets a
+    "someone tried to sign up" mail and nothing else changes. Each path hashes one password.
+    """
+    user = find_by_email(email)
+    if user is not None and user.is_verified:
+        passwords.burn_time(password)
+        row = compose("already_registered", user.email, "Someone tried to sign up with your address",
+                      "already_registered", user=user, login_url=absolute_url("auth.login"),
+                      forgot_url=absolute_url("auth.forgot"))
+    else:
+        if user is None:
+            user = User(email=email)
+            db.session.add(user)
+        user.username, user.password_hash = username, passwords.hash_password(password)
+        db.session.flush()  # the code's digest includes the new user's id
+        Event.record(Event.REGISTERED, user=user)
+        row = verification_mail(user)
+    db.session.commit()
+    enqueue_mail(row.id)
+
+
+def verification_mail(user):
+    code = tokens.issue_code(user)
+    link = absolute_url("auth.verify", token=tokens.make_token(user, tokens.VERIFY))
+    hours = current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600
+    return compose("verify", user.email, "Confirm your email address", "verify", user=user, link=link,
+                   code=code, hours=hours)
+
+
+def mail_allowed(kind, email):
+    """At most one resend or reset mail per address per minute, so the forms cannot flood a mailbox.
+
+    Fails open: without Redis the mail still goes (the outbox redrive sends it) rather than never.
+    """
+    key = f"mail-cooldown:{kind}:{hashlib.sha256(email.lower().encode()).hexdigest()}"
+    try:
+        return bool(get_redis().set(key, b"1", nx=True, ex=MAIL_COOLDOWN_SECONDS))
+    except RedisError:
+        return True
+
+
+def resend(email):
+    """A fresh verification mail for an unverified account; nothing for any other address, same answer."""
+    user = find_by_email(email)
+    if user is None or user.is_verified or not mail_allowed("verify", email):
+        return
+    row = verification_mail(user)
+    db.session.commit()
+    enqueue_mail(row.id)
+
+
+def forgot(email):
+    user = find_by_email(email)
+    if user is None or not mail_allowed("reset", email):
+        return
+    link = absolute_url("auth.reset", token=tokens.make_token(user, tokens.RESET))
+    minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
+    row = compose("reset", user.email, "Reset your password", "reset", user=user, link=link, minutes=minutes)
+    db.session.commit()
+    enqueue_mail(row.id)
+
+
+def mark_verified(user):
+    """Verified once: the stored code is spent and every verification link stops matching the new state."""
+    if not user.is_verified:
+        user.verified_at = utcnow()
+        Event.record(Event.VERIFIED, user=user)
+    user.verify_code_hash, user.verify_code_attempts = None, 0
+
+
+def verify(user):
+    mark_verified(user)
+    db.session.commit()
+
+
+def verify_code(email, code):
+    """The account when the code is right; a wrong code spends one attempt of that account's budget."""
+    user = find_by_email(email)
+    if user is None or user.is_verified:
+        return None
+    if not tokens.check_code(user, code):
+        db.session.commit()
+        return None
+    verify(user)
+    return user
+
+
+def reset_password(user, password):
+    """A new hash retires the reset link; the link came through the mailbox, so the address is verified too."""
+    user.password_hash = passwords.hash_password(password)
+    mark_verified(user)
+    db.session.commit()
+
+
+def authenticate(login, password):
+    """(user, None) on success, (user or None, reason) otherwise; unknown and wrong cost the same time."""
+    user = find_by_login(login)
+    if user is None:
+        passwords.burn_time(password)
+        reason = "unknown"
+    elif not passwords.verify_password(user.password_hash, password):
+        reason = "password"
+    elif not user.is_verified:
+        reason = "unverified"
+    else:
+        reason = None
+        if passwords.needs_rehash(user.password_hash):  # parameters were raised since this hash was made
+            user.password_hash = passwords.hash_password(password)
+        user.last_login_at = utcnow()
+    Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
+                 user=user if reason != "unknown" else None, detail=reason)
+    db.session.commit()
+    return user, reason

@@ -1,0 +1,79 @@
+"""Signed, expiring tokens bound to account state, and the one-time code from the verification mail."""
+import hashlib
+import hmac
+import secrets
+import time
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.extensions import db
+from app.models import User
+
+VERIFY, RESET = "verify", "reset"
+CODE_ATTEMPTS = 5
+
+
+def _serializer(purpose):
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"auth-{purpose}")
+
+
+def _max_age(purpose):
+    return current_app.config["VERIFY_TOKEN_MAX_AGE" if purpose == VERIFY else "RESET_TOKEN_MAX_AGE"]
+
+
+def _state(user, purpose):
+    """What the action changes: verifying sets verified_at, a reset replaces the password hash.
+
+    Hashed, so the token (base64, readable by anyone) carries neither the address nor the hash itself.
+    Verify also binds the password hash, so registering again (new password) retires older links.
+    """
+    if purpose == VERIFY:
+        material = f"{user.email.lower()}|{user.verified_at}|{user.password_hash}"
+    else:
+        material = user.password_hash
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def make_token(user, purpose):
+    return _serializer(purpose).dumps([user.id, _state(user, purpose)])
+
+
+def load_token(token, purpose):
+    """The user the token is for, or None when it is expired, tampered with or already used."""
+    try:
+        user_id, state = _serializer(purpose).loads(token, max_age=_max_age(purpose))
+        user = db.session.get(User, int(user_id))
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if user is None or not hmac.compare_digest(str(state), _state(user, purpose)):
+        return None
+    return user
+
+
+def _code_digest(user, issued, code):
+    """Keyed with SECRET_KEY: a leaked table alone cannot be searched through the million possible codes."""
+    message = f"{user.id}|{issued}|{code}".encode()
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()
+
+
+def issue_code(user):
+    """A fresh 6-digit code for the mail; only its digest and issue time are stored, with a new attempt budget."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    issued = int(time.time())
+    user.verify_code_hash = f"{issued}${_code_digest(user, issued, code)}"
+    user.verify_code_attempts = 0
+    return code
+
+
+def check_code(user, code):
+    """True for the current, unexpired code; every wrong try spends one of CODE_ATTEMPTS (caller commits)."""
+    if user is None or user.verify_code_hash is None or user.verify_code_attempts >= CODE_ATTEMPTS:
+        return False
+    issued, _, digest = user.verify_code_hash.partition("$")
+    if time.time() - int(issued) > _max_age(VERIFY):
+        return False
+    if hmac.compare_digest(digest, _code_digest(user, issued, (code or "").strip())):
+        return True
+    user.verify_code_attempts += 1
+    return False
