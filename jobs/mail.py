@@ -9,9 +9,12 @@ from sqlalchemy import and_, or_, update
 
 from app.extensions import db
 from app.models import Event, OutboxMail, utcnow
+from app.queues import enqueue_mail, mail_job_timeout
 from jobs import smtp
 
 log = logging.getLogger(__name__)
+
+LEASE_MARGIN_SECONDS = 5  # time to record the outcome after the job timeout cut a send short
 
 
 def send(outbox_id):
@@ -19,11 +22,14 @@ def send(outbox_id):
     if not claim(outbox_id):
         return "skipped"
     row = db.session.get(OutboxMail, outbox_id)
+    if row.attempts > max_attempts():
+        # Only lease take-overs get here: the workers holding it died on every attempt.
+        return record_failure(row, RuntimeError("the worker stopped during every attempt"), final=True)
     message = Message(subject=row.subject, recipients=[row.recipient], body=row.body_text,
                       html=row.body_html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
     try:
         smtp.send_message(message)
-    except Exception as exc:  # every failure is recorded on the row; none may escape as a lost mail
+    except Exception as exc:  # the job timeout included: every failure is recorded, none loses the mail
         return record_failure(row, exc)
     row.status, row.sent_at, row.lease_until, row.last_error = OutboxMail.SENT, utcnow(), None, None
     Event.record(Event.MAIL_SENT, user=row.user, detail=row.kind)
@@ -32,8 +38,12 @@ def send(outbox_id):
 
 
 def lease_seconds():
-    """Long enough for one SMTP exchange; after it, the redrive may assume the sender died."""
-    return 2 * current_app.config["MAIL_TIMEOUT"] + 10
+    """Outlasts the job timeout, so a lapsed lease means the sender is gone, not slow."""
+    return mail_job_timeout() + LEASE_MARGIN_SECONDS
+
+
+def max_attempts():
+    return len(current_app.config["MAIL_RETRY_INTERVALS"]) + 1
 
 
 def claim(outbox_id):
@@ -64,20 +74,21 @@ def is_permanent(exc):
     return False
 
 
-def record_failure(row, exc):
+def record_failure(row, exc, final=False):
+    """A permanent failure or a spent retry budget fails the row; otherwise it waits for its next attempt."""
     intervals = current_app.config["MAIL_RETRY_INTERVALS"]
     row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
     row.lease_until = None
-    if is_permanent(exc) or row.attempts > len(intervals):
+    if final or is_permanent(exc) or row.attempts >= max_attempts():
         row.status = OutboxMail.FAILED
         Event.record(Event.MAIL_FAILED, user=row.user, detail=row.kind)
+        db.session.commit()
         log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
-        outcome = "failed"
-    else:
-        row.status = OutboxMail.PENDING
-        row.next_attempt_at = utcnow() + timedelta(seconds=intervals[row.attempts - 1])
-        log.info("mail %s attempt %s failed, retrying at %s: %s", row.id, row.attempts,
-                 row.next_attempt_at, row.last_error)
-        outcome = "retrying"
+        return "failed"
+    delay = intervals[row.attempts - 1]
+    row.status, row.next_attempt_at = OutboxMail.PENDING, utcnow() + timedelta(seconds=delay)
     db.session.commit()
-    return outcome
+    log.info("mail %s attempt %s failed, next in %ss: %s", row.id, row.attempts, delay, row.last_error)
+    # A precise wake-up (run by the workers' scheduler); if it is lost, the redrive sweep sends anyway.
+    enqueue_mail(row.id, row.attempts, delay=delay)
+    return "retrying"

@@ -1,24 +1,24 @@
 """Redrive: wake up outbox rows whose job was lost (Redis wiped, enqueue failed, worker killed)."""
-from datetime import timedelta
-
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import OutboxMail, utcnow
-from app.queues import enqueue
-from jobs import mail
+from app.models import OutboxMail
+from app.queues import enqueue_mail, lost_wakeups
+
+BATCH = 1000
 
 
 def redrive(grace_seconds=None):
-    """Enqueue every row that is due and not being sent by a live worker; returns how many."""
+    """Wake every row due for longer than the grace (one sweep by default); returns how many.
+
+    The grace leaves the wake-up enqueued at sign-up or after a failure time to run first; the job ids
+    are per row and attempt, so a wake-up still waiting in the queue is not added again.
+    """
     grace = current_app.config["OUTBOX_SWEEP_SECONDS"] if grace_seconds is None else grace_seconds
-    now = utcnow()
-    ids = db.session.scalars(select(OutboxMail.id).where(or_(
-        and_(OutboxMail.status == OutboxMail.PENDING,
-             OutboxMail.next_attempt_at <= now - timedelta(seconds=grace)),
-        and_(OutboxMail.status == OutboxMail.SENDING, OutboxMail.lease_until < now),
-    )).order_by(OutboxMail.id).limit(1000)).all()
-    for outbox_id in ids:
-        enqueue("mail", mail.send, outbox_id)
-    return len(ids)
+    rows = db.session.execute(select(OutboxMail.id, OutboxMail.attempts).where(lost_wakeups(grace))
+                              .order_by(OutboxMail.id).limit(BATCH)).all()
+    db.session.rollback()  # end the read transaction before the Redis calls
+    for outbox_id, attempts in rows:
+        enqueue_mail(outbox_id, attempts)
+    return len(rows)

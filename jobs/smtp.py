@@ -1,8 +1,9 @@
-"""One SMTP connection per worker process, kept open between jobs and re-opened on error.
+"""One SMTP connection per worker process, kept open between jobs and replaced when it cannot be trusted.
 
 Flask-Mail opens a connection per message and sets no timeout; both matter at hundreds of mails a
 second and when a provider accepts a connection and then never answers.
 """
+import select
 import smtplib
 import time
 
@@ -13,6 +14,8 @@ IDLE_SECONDS = 30  # providers drop idle sessions; after this long we start a fr
 
 
 class TimeoutConnection(Connection):
+    """Flask-Mail's connection with MAIL_TIMEOUT on the connect and on every reply."""
+
     def __init__(self, mail_state, timeout):
         super().__init__(mail_state)
         self.timeout = timeout
@@ -30,11 +33,20 @@ class TimeoutConnection(Connection):
 _cached = {"connection": None, "used_at": 0.0, "key": None}
 
 
-def _open():
-    state = current_app.extensions["mail"]
-    connection = TimeoutConnection(state, current_app.config["MAIL_TIMEOUT"])
-    connection.__enter__()
-    return connection
+def settings_key():
+    config = current_app.config
+    return tuple(config[name] for name in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL",
+                                           "MAIL_USERNAME", "MAIL_TIMEOUT"))
+
+
+def reusable(connection):
+    """Idle sessions are not trusted for long, and one the server has written to (a 421 or a close) is over."""
+    if connection is None or connection.host is None or connection.host.sock is None:
+        return False
+    if time.monotonic() - _cached["used_at"] > IDLE_SECONDS:
+        return False
+    readable, _, _ = select.select([connection.host.sock], [], [], 0)
+    return not readable
 
 
 def close():
@@ -48,22 +60,19 @@ def close():
 
 
 def send_message(message):
-    """Send through the cached connection; a stale one is replaced once, real failures propagate."""
-    key = (current_app.config["MAIL_SERVER"], current_app.config["MAIL_PORT"])
-    fresh = False
-    if (_cached["connection"] is None or _cached["key"] != key
-            or time.monotonic() - _cached["used_at"] > IDLE_SECONDS):
+    """Send through the cached connection, opening a fresh one when needed; every failure propagates.
+
+    A failed send is never repeated here: after a timeout or a lost reply the server may have taken the
+    mail, and only the outbox decides whether to try again.
+    """
+    key = settings_key()
+    if _cached["key"] != key or not reusable(_cached["connection"]):
         close()
-        _cached["connection"], _cached["key"], fresh = _open(), key, True
+        connection = TimeoutConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"])
+        _cached["connection"], _cached["key"] = connection.__enter__(), key
     try:
         _cached["connection"].send(message)
-    except smtplib.SMTPServerDisconnected:
-        close()
-        if fresh:
-            raise
-        _cached["connection"] = _open()  # the provider closed an idle session: one more try
-        _cached["connection"].send(message)
-    except Exception:
-        close()  # the session's state is unknown after any other error
+    except BaseException:
+        close()  # the session's state is unknown after any error, the job timeout included
         raise
     _cached["used_at"] = time.monotonic()

@@ -1,18 +1,33 @@
-"""What /healthz reports: each check answers quickly and a failing one never raises."""
+"""What /healthz reports: each check answers quickly and a failing one never raises.
+
+The status is 503 only when this web process cannot serve (database or Redis down). Problems behind
+it (no worker, no scheduler heartbeat, mail overdue or failing) are listed under "warnings", so a load
+balancer keeps routing sign-ups, which the outbox keeps safe, while monitoring alerts on them.
+"""
+import time
+from datetime import timedelta
+
+from flask import current_app
 from redis.exceptions import RedisError
 from rq import Worker
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.queues import QUEUES, get_queue, get_redis
+from app.models import OutboxMail, utcnow
+from app.queues import QUEUES, get_queue, get_redis, lost_wakeups
+
+SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"
 
 
 def health_report():
     report = {"database": check_database(), "redis": check_redis()}
+    if report["database"] == "ok":
+        report.update(check_outbox())
     if report["redis"] == "ok":
         report.update(check_jobs())
     report["ok"] = report["database"] == "ok" and report["redis"] == "ok"
+    report["warnings"] = warnings(report)
     return report
 
 
@@ -33,15 +48,52 @@ def check_redis():
         return f"error: {type(exc).__name__}"
 
 
+def check_outbox():
+    """Mail the redrive would pick up now (its wake-up was lost), and mail given up in the last day."""
+    day_ago = utcnow() - timedelta(days=1)
+    try:
+        overdue = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
+            lost_wakeups(current_app.config["OUTBOX_SWEEP_SECONDS"])))
+        failed = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
+            OutboxMail.status == OutboxMail.FAILED, OutboxMail.updated_at >= day_ago))
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return {"outbox": f"error: {type(exc).__name__}"}
+    return {"mail_overdue": overdue, "mail_failed_last_day": failed}
+
+
 def check_jobs():
     redis = get_redis()
     try:
         queues = {name: get_queue(name).count for name in QUEUES}
         workers = Worker.count(connection=redis)
+        beat = redis.get(SCHEDULER_HEARTBEAT_KEY)
     except RedisError as exc:
         return {"jobs": f"error: {type(exc).__name__}"}
     return {
         "workers": workers,
         "queues": queues,
         "jobs_waiting_without_worker": workers == 0 and sum(queues.values()) > 0,
+        "scheduler_heartbeat_age_seconds": heartbeat_age(beat),
     }
+
+
+def heartbeat_age(beat):
+    """Seconds since the scheduler's last beat; None when the key is gone (its TTL ran out) or unreadable."""
+    try:
+        return round(max(0.0, time.time() - float(beat)), 1)
+    except (TypeError, ValueError):
+        return None
+
+
+def warnings(report):
+    found = []
+    if report.get("workers") == 0:
+        found.append("no worker is running: mail is not being sent")
+    if report["redis"] == "ok" and report.get("scheduler_heartbeat_age_seconds") is None:
+        found.append("no scheduler heartbeat: recurring jobs and the outbox redrive are not running")
+    if report.get("mail_overdue"):
+        found.append(f"{report['mail_overdue']} mail(s) overdue")
+    if report.get("mail_failed_last_day"):
+        found.append(f"{report['mail_failed_last_day']} mail(s) failed in the last day")
+    return found

@@ -1,0 +1,50 @@
+"""`flask mail status` and `flask mail retry ID|--failed`: see unsent mail and put it back in the outbox."""
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import OutboxMail, utcnow
+from app.queues import enqueue_mail
+
+mail_cli = AppGroup("mail", help="Inspect and retry outgoing mail.")
+
+
+@mail_cli.command("status")
+def status():
+    """List mail not sent yet (pending or being sent) and mail that failed."""
+    rows = db.session.scalars(select(OutboxMail).where(OutboxMail.status != OutboxMail.SENT)
+                              .order_by(OutboxMail.status, OutboxMail.id)).all()
+    if not rows:
+        click.echo("no pending or failed mail")
+        return
+    click.echo(f"{'id':>6}  {'status':<8} {'tries':>5}  {'next attempt (UTC)':<19}  {'kind':<18} recipient / last error")
+    for row in rows:
+        next_at = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if row.status == OutboxMail.PENDING else "-"
+        click.echo(f"{row.id:>6}  {row.status:<8} {row.attempts:>5}  {next_at:<19}  {row.kind:<18} {row.recipient}")
+        if row.last_error:
+            click.echo(f"{'':>6}  {row.last_error}")
+
+
+@mail_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed mail.")
+def retry(ids, all_failed):
+    """Put mail back as pending with a fresh retry budget, and wake the worker for it."""
+    if bool(ids) == all_failed:
+        raise click.UsageError("give mail ids or --failed (not both)")
+    query = select(OutboxMail).where(OutboxMail.status != OutboxMail.SENT)
+    query = query.where(OutboxMail.id.in_(ids)) if ids else query.where(OutboxMail.status == OutboxMail.FAILED)
+    rows = db.session.scalars(query).all()
+    missing = sorted(set(ids) - {row.id for row in rows})
+    for row in rows:
+        if row.status == OutboxMail.SENDING:
+            continue  # a worker holds it; its lease decides, the redrive takes over if it died
+        row.status, row.attempts, row.next_attempt_at, row.lease_until = OutboxMail.PENDING, 0, utcnow(), None
+    db.session.commit()
+    queued = [row.id for row in rows if row.status == OutboxMail.PENDING]
+    for outbox_id in queued:
+        enqueue_mail(outbox_id)
+    click.echo(f"{len(queued)} mail(s) put back: {', '.join(map(str, queued)) or 'none'}")
+    if missing:
+        raise click.ClickException(f"no unsent mail with id {', '.join(map(str, missing))}")
