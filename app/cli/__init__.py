@@ -2,7 +2,8 @@
 
 
 def init_app(app):
-    from app.cli import jobs
+    from app.cli import jobs, mail
 
     app.cli.add_command(jobs.jobs_cli)
     app.cli.add_command(jobs.schedule_cli)
+    app.cli.add_command(mail.mail_cli)
