@@ -2,8 +2,9 @@
 
 
 def init_app(app):
-    from app.cli import jobs, mail
+    from app.cli import jobs, mail, users
 
     app.cli.add_command(jobs.jobs_cli)
     app.cli.add_command(jobs.schedule_cli)
+    app.cli.add_command(users.create_admin)
     app.cli.add_command(mail.mail_cli)
