@@ -1,0 +1,129 @@
+"""A new user's whole journey over HTTP against the Procfile's processes, and the register page in a real browser."""
+import http.cookiejar
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import hidden_inputs
+from tests.services import Process, free_port, port_open, wait_until
+
+PASSWORD = "journey passphrase 42"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+class Visitor:
+    """A cookie-keeping HTTP client that does not follow redirects, so each answer can be checked."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                                  self._NoRedirect())
+        self.statuses = []
+
+    def request(self, path, data=None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            response = self.opener.open(self.base + path, data=body, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        page = response.read().decode()
+        self.statuses.append((path, response.status))
+        return response.status, response.headers, page
+
+    def submit(self, path, **fields):
+        """GET the form, keep its hidden fields (csrf_token, captcha id), POST it with the visible ones."""
+        status, _, page = self.request(path)
+        assert status == 200, (path, status)
+        return self.request(path, {**hidden_inputs(page), **fields})
+
+
+@pytest.fixture
+def site(app_env, tmp_path):
+    """release, then web and worker from the Procfile, with only the contract environment."""
+    port = free_port()
+    env = {**app_env, "BASE_URL": f"http://127.0.0.1:{port}"}
+    assert Process("release", env, str(tmp_path)).run() == 0
+    processes = [Process("web", {**env, "PORT": str(port)}, str(tmp_path)).start(),
+                 Process("worker", env, str(tmp_path)).start()]
+    try:
+        wait_until(lambda: port_open(port), timeout=30, message="web listening")
+        yield f"http://127.0.0.1:{port}", processes
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
+    base, processes = site
+    mailbox.delay = 3  # the provider takes 3 s per message; the sign-up must not wait for it
+    visitor = Visitor(base)
+    assert visitor.request("/")[0] == 200
+
+    _, _, page = visitor.request("/auth/register")
+    fields = {**hidden_inputs(page), "username": "journey", "email": "journey@example.com",
+              "password": PASSWORD, "confirm": PASSWORD, "captcha": "PASSED"}
+    start = time.perf_counter()
+    status, headers, _ = visitor.request("/auth/register", fields)
+    elapsed = time.perf_counter() - start
+    assert status == 303 and headers["Location"].endswith("/auth/check-email")
+    assert elapsed < 1.5, f"registration answered in {elapsed:.2f}s"
+    assert "journey@example.com" in visitor.request("/auth/check-email")[2]
+
+    [mail] = mailbox.wait_for(timeout=30)
+    link = re.search(r"(http://\S+/auth/verify/\S+)", mail.text).group(1)
+    assert link.startswith(base)
+    path = link[len(base):]
+    status, _, page = visitor.request(path)
+    assert status == 200 and "Confirm my address" in page
+    status, headers, _ = visitor.request(path, hidden_inputs(page))
+    assert status == 303 and headers["Location"].endswith("/auth/login")
+
+    status, headers, _ = visitor.submit("/auth/login", login="journey", password=PASSWORD)
+    assert status == 303 and headers["Location"].endswith("/account")
+    status, _, page = visitor.request("/account")
+    assert status == 200 and "journey" in page and "journey@example.com" in page
+
+    status, headers, _ = visitor.request("/auth/logout", hidden_inputs(page))
+    assert status == 303
+    assert visitor.request("/account")[0] == 302
+    assert all(code < 500 for _, code in visitor.statuses), visitor.statuses
+    assert "Traceback" not in processes[0].log() and "Traceback" not in processes[1].log()
+
+
+def test_register_page_in_a_real_browser(site):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = site
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base + "/auth/register")
+            expected = {"username": "username", "email": "email", "password": "new-password",
+                        "confirm": "new-password"}
+            for name, autocomplete in expected.items():
+                assert page.get_attribute(f"input[name={name}]", "autocomplete") == autocomplete
+            image = page.locator("fieldset.captcha img")
+            assert image.evaluate("img => img.complete && img.naturalWidth") == 160
+            page.fill("input[name=username]", "browser_user")
+            page.fill("input[name=email]", "browser@example.com")
+            page.fill("input[name=password]", PASSWORD)
+            page.fill("input[name=confirm]", PASSWORD)
+            page.fill("input[name=captcha]", "PASSED")
+            page.click("button:text('Create account')")
+            page.wait_for_url("**/auth/check-email")
+            assert page.locator("h1").inner_text() == "Check your inbox"
+            assert page.input_value("input[name=email]") == "browser@example.com"
+            assert page.get_attribute("input[name=code]", "autocomplete") == "one-time-code"
+        finally:
+            browser.close()
