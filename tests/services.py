@@ -139,3 +139,28 @@ def flask_cli(*args, env, timeout=120):
     full_env = {"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": os.environ.get("HOME", "/root"), **env}
     return subprocess.run([os.path.join(VENV_BIN, "flask"), "--app", "wsgi", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class SmtpSink:
+    """A mail sink (devtools.mailsink) that can go down and come back on the same port, keeping its mailbox."""
+
+    def __init__(self):
+        from devtools.mailsink import SinkHandler
+
+        self.port = free_port()
+        self.handler = SinkHandler()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        """Refuse connections from now on, and drop the open ones, like a provider's outage."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+        wait_until(lambda: not port_open(self.port), timeout=10, message="mail sink stopped")
