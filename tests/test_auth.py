@@ -319,3 +319,37 @@ def test_remember_me_sets_a_persistent_cookie(client, mailbox, run_jobs):
 def test_account_requires_login(client):
     response = client.get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login?next=")
+
+
+def test_login_failures_are_budgeted_per_name_without_revealing_it(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    for name in ("alice", "nobody"):
+        for _ in range(10):
+            assert login(client, name, "wrong password here").status_code == 400
+        refused = login(client, name.upper(), PASSWORD)
+        assert refused.status_code == 429 and "Too many failed attempts" in refused.get_data(as_text=True)
+    assert login(client, "alice@example.com", PASSWORD).status_code == 303  # the other name is its own budget
+
+
+def test_code_guesses_are_budgeted_per_address_across_new_codes(app, client, mailbox, run_jobs):
+    register(client)
+    deliver(run_jobs, mailbox)
+    guess = {"email": "alice@example.com", "code": "000000"}
+    for _ in range(5):
+        client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"), **guess})
+    register(client, password="another long secret")  # registering again issues a fresh code and attempts
+    code = code_in(deliver(run_jobs, mailbox, count=2)[1])
+    for _ in range(5):
+        client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"), **guess})
+    response = client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"), **guess,
+                                                      "code": code})
+    assert response.status_code == 400 and not users(app)[0].is_verified
+
+
+def test_resend_sends_at_most_one_mail_a_minute(app, client, mailbox, run_jobs):
+    register(client)
+    deliver(run_jobs, mailbox)
+    for _ in range(3):
+        assert post_form(client, "/auth/resend", email="alice@example.com").status_code == 303
+    run_jobs()
+    assert len(mailbox.messages) == 2 and len(outbox(app)) == 2

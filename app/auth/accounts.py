@@ -1,17 +1,12 @@
 """What the auth views do, one function per action: each commits its rows, then wakes the mail worker."""
-import hashlib
-
 from flask import current_app
-from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 
-from app.auth import passwords, tokens
+from app.auth import passwords, throttle, tokens
 from app.extensions import db
 from app.mail import absolute_url, compose
 from app.models import Event, User, utcnow
-from app.queues import enqueue_mail, get_redis
-
-MAIL_COOLDOWN_SECONDS = 60
+from app.queues import enqueue_mail
 
 
 def find_by_email(email):
@@ -58,22 +53,10 @@ def verification_mail(user):
                    code=code, hours=hours)
 
 
-def mail_allowed(kind, email):
-    """At most one resend or reset mail per address per minute, so the forms cannot flood a mailbox.
-
-    Fails open: without Redis the mail still goes (the outbox redrive sends it) rather than never.
-    """
-    key = f"mail-cooldown:{kind}:{hashlib.sha256(email.lower().encode()).hexdigest()}"
-    try:
-        return bool(get_redis().set(key, b"1", nx=True, ex=MAIL_COOLDOWN_SECONDS))
-    except RedisError:
-        return True
-
-
 def resend(email):
     """A fresh verification mail for an unverified account; nothing for any other address, same answer."""
     user = find_by_email(email)
-    if user is None or user.is_verified or not mail_allowed("verify", email):
+    if user is None or user.is_verified or not throttle.RESEND_MAILS.take(email):
         return
     row = verification_mail(user)
     db.session.commit()
@@ -82,7 +65,7 @@ def resend(email):
 
 def forgot(email):
     user = find_by_email(email)
-    if user is None or not mail_allowed("reset", email):
+    if user is None or not throttle.RESET_MAILS.take(email):
         return
     link = absolute_url("auth.reset", token=tokens.make_token(user, tokens.RESET))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
@@ -107,7 +90,7 @@ def verify(user):
 def verify_code(email, code):
     """The account when the code is right; a wrong code spends one attempt of that account's budget."""
     user = find_by_email(email)
-    if user is None or user.is_verified:
+    if not throttle.CODE_TRIES.take(email) or user is None or user.is_verified:
         return None
     if not tokens.check_code(user, code):
         db.session.commit()
@@ -124,9 +107,15 @@ def reset_password(user, password):
 
 
 def authenticate(login, password):
-    """(user, None) on success, (user or None, reason) otherwise; unknown and wrong cost the same time."""
+    """(user, None) on success, (user or None, reason) otherwise; unknown and wrong cost the same time.
+
+    After LOGIN_FAILURES wrong tries on one name, even the right password is refused for a while.
+    """
     user = find_by_login(login)
-    if user is None:
+    if throttle.LOGIN_FAILURES.exhausted(login):
+        passwords.burn_time(password)
+        reason = "throttled"
+    elif user is None:
         passwords.burn_time(password)
         reason = "unknown"
     elif not passwords.verify_password(user.password_hash, password):
@@ -138,7 +127,9 @@ def authenticate(login, password):
         if passwords.needs_rehash(user.password_hash):  # parameters were raised since this hash was made
             user.password_hash = passwords.hash_password(password)
         user.last_login_at = utcnow()
+    if reason in ("unknown", "password"):
+        throttle.LOGIN_FAILURES.spend(login)
     Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
-                 user=user if reason != "unknown" else None, detail=reason)
+                 user=user if reason in (None, "password", "unverified") else None, detail=reason)
     db.session.commit()
     return user, reason

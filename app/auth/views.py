@@ -124,6 +124,9 @@ def login():
             login_user(user, remember=form.remember.data)
             session.pop("pending_email", None)
             return redirect(local_path(request.args.get("next")) or url_for("main.account"), code=303)
+        if reason == "throttled":
+            form.password.errors.append("Too many failed attempts: wait a quarter of an hour, or reset your password.")
+            return render_template("auth/login.html", form=form), 429
         if reason == "unverified":
             unverified = True
             session["pending_email"] = user.email
