@@ -114,3 +114,13 @@ def _no_stray_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV", "testing")
     os.environ.pop("RQ_REDIS_URL", None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (tests/postgres.py), started once, for the tests of PostgreSQL paths."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.cleanup()
