@@ -1,21 +1,123 @@
-"""`flask jobs ...` and `flask schedule ...`: run declared jobs now, and run the scheduler."""
+"""`flask jobs run NAME` and `flask schedule list | run`: the declared jobs, by hand and on schedule."""
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import click
 from flask import current_app
-from flask.cli import AppGroup
-from redis import Redis
+from flask.cli import AppGroup, ScriptInfo
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
+from app.queues import get_redis
 from jobs import schedule
 
-jobs_cli = AppGroup("jobs", help="Run declared jobs.")
+jobs_cli = AppGroup("jobs", help="Run declared jobs now.")
 schedule_cli = AppGroup("schedule", help="Show and run the recurring schedule.")
+
+
+class DeclaredName(click.Choice):
+    """The declared names, read when the command runs (they come from the app's configuration)."""
+
+    def __init__(self):
+        super().__init__([])
+
+    def convert(self, value, param, ctx):
+        # Arguments are parsed before the command's app context is pushed: ask Flask's ScriptInfo.
+        self.choices = list(schedule.by_name(ctx.ensure_object(ScriptInfo).load_app().config))
+        return super().convert(value, param, ctx)
+
+    def get_metavar(self, param, ctx):
+        return "NAME"
+
+
+def configured_zone():
+    zone = current_app.config["TIMEZONE"]
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.ClickException(f"TIMEZONE={zone!r} is not a known time zone (e.g. UTC, Asia/Shanghai)") from None
+    return zone
+
+
+def warn_if_no_worker():
+    if Worker.count(connection=get_redis()) == 0:
+        click.echo("warning: no worker is running; jobs are waiting in the queue until one starts", err=True)
+
+
+@jobs_cli.command("run")
+@click.argument("name", type=DeclaredName())
+@click.option("--wait", is_flag=True, help="Wait for the job and print its outcome.")
+@click.option("--timeout", type=int, default=None, help="Seconds to wait (default: the job's timeout).")
+def jobs_run(name, wait, timeout):
+    """Enqueue the declared job NAME now, on its usual queue; a worker runs it."""
+    entry = schedule.by_name(current_app.config)[name]
+    try:
+        job = schedule.enqueue_entry(entry)
+        click.echo(job.id)
+        warn_if_no_worker()
+    except RedisError as exc:
+        raise click.ClickException(f"redis unavailable: {exc}") from None
+    if wait:
+        sys.exit(wait_for(job, timeout or entry.timeout + 30))
+
+
+def wait_for(job, timeout):
+    """Poll until the job ends; the exit status says whether it succeeded."""
+    deadline = time.monotonic() + timeout
+    while (status := job.get_status()) not in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
+                                                 JobStatus.CANCELED):
+        if time.monotonic() > deadline:
+            click.echo(f"{job.id}: still {status} after {timeout}s", err=True)
+            return 1
+        time.sleep(0.2)
+    if status == JobStatus.FINISHED:
+        click.echo(f"{job.id}: finished: {job.return_value()!r}")
+        return 0
+    result = job.latest_result()
+    reason = result.exc_string.strip().splitlines()[-1] if result and result.exc_string else status
+    click.echo(f"{job.id}: {status}: {reason}", err=True)
+    return 1
+
+
+@schedule_cli.command("list")
+def schedule_list():
+    """Each declared job: schedule, timezone, next run in that timezone, and whether Redis has it."""
+    zone = configured_zone()
+    now = datetime.now(timezone.utc)
+    try:
+        times = dict(get_redis().zrange(Scheduler.scheduled_jobs_key, 0, -1, withscores=True))
+    except RedisError as exc:
+        raise click.ClickException(f"redis unavailable: {exc}") from None
+    rows = [("NAME", "SCHEDULE", "TIMEZONE", "NEXT RUN", "REGISTERED")]
+    for entry in schedule.declared(current_app.config):
+        score = times.get(entry.job_id(zone).encode())
+        if score is not None:
+            next_run = datetime.fromtimestamp(score, timezone.utc)
+        else:
+            next_run = schedule.next_cron(entry.cron, zone, now) if entry.cron else now
+        rows.append((entry.name, entry.describe(), zone, f"{next_run.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S %Z}",
+                     "yes" if score is not None else "no"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    warn_if_no_worker()
 
 
 @schedule_cli.command("run")
 def schedule_run():
-    """Sync the declared schedule into Redis, then run the rq-scheduler loop."""
-    connection = Redis.from_url(current_app.config["REDIS_URL"])
-    scheduler = Scheduler(connection=connection, interval=5)
-    schedule.sync(scheduler)
-    click.echo("schedule synced; scheduler running")
-    scheduler.run()
+    """Sync the declared schedule into Redis, then run the scheduler loop until stopped."""
+    zone = configured_zone()
+    # rq-scheduler computes cron times in the process's local zone; make that TIMEZONE.
+    os.environ["TZ"] = zone
+    time.tzset()
+    click.echo(f"scheduler starting: {len(schedule.declared(current_app.config))} recurring jobs, "
+               f"cron times in {zone}")
+    try:
+        schedule.run_forever(get_redis(), schedule.declared(current_app.config), zone)
+    except KeyboardInterrupt:
+        pass

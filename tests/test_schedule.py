@@ -1,0 +1,300 @@
+"""The schedule: declared once, synced idempotently, DST-safe next runs, one run per due time, and a
+scheduler process that survives restarts, a second copy, a flushed Redis and a Redis outage."""
+import os
+import sqlite3
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq_scheduler import Scheduler
+
+from app.extensions import db
+from app.models import User
+from app.queues import QUEUES, get_redis
+from jobs import schedule
+from jobs.backup import check_sqlite
+from tests.services import Process, RedisServer, flask_cli, wait_until
+
+# rq-scheduler's crontab warning, silenced in the scheduler process (asserted below); pytest resets filters.
+pytestmark = pytest.mark.filterwarnings("ignore:Version 0.22.0:FutureWarning")
+
+NAMES = ["stats", "stats-today", "backup", "cleanup", "outbox-redrive"]
+
+
+def at(iso):
+    return datetime.fromisoformat(iso).replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("cron, zone, now, expected", [
+    ("10 0 * * *", "UTC", "2026-11-26T19:00", "2026-11-27T00:10"),
+    ("10 0 * * *", "UTC", "2026-11-27T00:10", "2026-11-28T00:10"),  # strictly after now
+    ("10 0 * * *", "Asia/Shanghai", "2026-11-26T15:00", "2026-11-26T16:10"),  # 00:10 CST is 16:10 UTC
+    ("10 0 * * *", "Asia/Shanghai", "2026-11-26T16:10", "2026-11-27T16:10"),
+    ("5 * * * *", "Asia/Shanghai", "2026-11-26T19:30", "2026-11-26T20:05"),
+    # Europe/Paris springs forward on 2027-03-28 at 02:00 CET (01:00 UTC) to 03:00 CEST.
+    ("10 0 * * *", "Europe/Paris", "2027-03-27T12:00", "2027-03-27T23:10"),  # 00:10 CET
+    ("10 0 * * *", "Europe/Paris", "2027-03-27T23:10", "2027-03-28T22:10"),  # 00:10 CEST: local time kept
+    ("30 2 * * *", "Europe/Paris", "2027-03-27T12:00", "2027-03-28T01:30"),  # no 02:30 that day: 03:30 CEST
+    ("5 * * * *", "Europe/Paris", "2027-03-28T00:05", "2027-03-28T01:05"),  # 01:05 CET, then 03:05 CEST
+    # ... and falls back on 2027-10-31 at 03:00 CEST (01:00 UTC) to 02:00 CET.
+    ("30 2 * * *", "Europe/Paris", "2027-10-30T12:00", "2027-10-31T00:30"),  # the first 02:30
+    ("30 2 * * *", "Europe/Paris", "2027-10-31T00:30", "2027-11-01T01:30"),  # not again in the repeated hour
+    ("5 * * * *", "Europe/Paris", "2027-10-31T01:06", "2027-10-31T02:05"),  # never a time in the past
+])
+def test_next_cron_runs_in_the_configured_zone_across_dst(cron, zone, now, expected):
+    assert schedule.next_cron(cron, zone, at(now)) == at(expected)
+
+
+def registered(connection):
+    return [member.decode() for member in connection.zrange(Scheduler.scheduled_jobs_key, 0, -1)]
+
+
+def names_registered(connection):
+    return sorted(job_id[len(schedule.ID_PREFIX):].rsplit("-", 1)[0] for job_id in registered(connection))
+
+
+def test_sync_is_idempotent_and_replaces_changed_or_removed_jobs(app):
+    with app.app_context():
+        connection = get_redis()
+        scheduler = Scheduler(connection=connection)
+        entries = schedule.declared(app.config)
+        schedule.sync(scheduler, entries, "UTC")
+        first = sorted(registered(connection))
+        schedule.sync(scheduler, entries, "UTC")
+        assert sorted(registered(connection)) == first and len(first) == len(NAMES)
+
+        changed = [replace(e, interval=120) if e.name == "outbox-redrive" else e for e in entries]
+        schedule.sync(scheduler, changed, "UTC")
+        old, new = entries[-1].job_id("UTC"), changed[-1].job_id("UTC")
+        assert old != new and new in registered(connection) and old not in registered(connection)
+        assert not connection.exists(f"rq:job:{old}")
+
+        schedule.sync(scheduler, changed[1:], "UTC")  # "stats" no longer declared
+        assert names_registered(connection) == sorted(NAMES[1:])
+        schedule.sync(scheduler, changed, "Asia/Shanghai")  # another zone is another definition
+        assert len(registered(connection)) == len(NAMES)
+
+
+def make_all_due(connection):
+    connection.zadd(Scheduler.scheduled_jobs_key, {job_id: time.time() - 120 for job_id in registered(connection)})
+
+
+def real_runs(connection):
+    """Finished jobs other than the dispatchers, by name."""
+    runs = []
+    for name in QUEUES:
+        ids = FinishedJobRegistry(name, connection=connection).get_job_ids()
+        runs += [job_id for job_id in ids if not job_id.startswith(schedule.ID_PREFIX)]
+    return sorted(job_id.rsplit("-", 1)[0] for job_id in runs)
+
+
+def test_without_a_worker_due_jobs_wait_once_and_each_runs_once_when_one_starts(app, run_jobs):
+    with app.app_context():
+        connection = get_redis()
+        scheduler = schedule.AppScheduler(connection=connection, entries=schedule.declared(app.config), zone="UTC")
+        scheduler.enqueue_jobs()  # the first pass syncs
+        for _ in range(3):  # three due times pass with no worker
+            make_all_due(connection)
+            scheduler.enqueue_jobs()
+        queued = [job_id for name in QUEUES for job_id in Queue(name, connection=connection).get_job_ids()]
+        assert sorted(queued) == sorted(registered(connection))  # one waiting copy each, no pile
+        run_jobs()
+        run_jobs()  # the real jobs the dispatchers enqueued
+        assert real_runs(connection) == sorted(NAMES)
+        assert all(FailedJobRegistry(name, connection=connection).count == 0 for name in QUEUES)
+        assert len(registered(connection)) == len(NAMES)  # and all rescheduled, in the future
+        assert all(score > time.time() for _, score in
+                   connection.zrange(Scheduler.scheduled_jobs_key, 0, -1, withscores=True))
+
+
+def test_a_due_time_pushed_twice_runs_once(app, run_jobs):
+    """rq-scheduler's own enqueue_job pushes again whatever is queued; the dispatcher absorbs it."""
+    with app.app_context():
+        connection = get_redis()
+        scheduler = Scheduler(connection=connection)
+        schedule.sync(scheduler, schedule.declared(app.config), "UTC")
+        job = next(j for j in scheduler.get_jobs() if j.id.startswith(f"{schedule.ID_PREFIX}stats-today"))
+        job.meta["due"] = time.time() - 30
+        Scheduler.enqueue_job(scheduler, job)
+        Scheduler.enqueue_job(scheduler, job)
+        assert Queue("default", connection=connection).get_job_ids() == [job.id, job.id]
+        run_jobs()
+        run_jobs()
+        assert real_runs(connection) == ["stats-today"]
+
+
+def test_jobs_run_enqueues_now_and_says_no_worker_is_running(app, run_jobs):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["jobs", "run", "stats"])
+    assert result.exit_code == 0, result.output
+    job_id = result.stdout.strip()
+    assert "no worker is running" in result.stderr
+    run_jobs()
+    with app.app_context():
+        assert FinishedJobRegistry("default", connection=get_redis()).get_job_ids() == [job_id]
+
+
+def test_jobs_run_with_an_unknown_name_lists_the_names_and_exits_2(app):
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "backups"])
+    assert result.exit_code == 2
+    assert all(name in result.output for name in NAMES)
+    assert "Traceback" not in result.output
+
+
+def test_schedule_list_shows_zone_next_run_and_registration(make_app):
+    app = make_app(TIMEZONE="Asia/Shanghai")
+    output = app.test_cli_runner().invoke(args=["schedule", "list"]).stdout
+    stats_line = next(line for line in output.splitlines() if line.startswith("stats "))
+    expected = schedule.next_cron("10 0 * * *", "Asia/Shanghai", datetime.now(timezone.utc)).astimezone(
+        ZoneInfo("Asia/Shanghai"))
+    assert stats_line.split() == ["stats", "cron", "10", "0", "*", "*", "*", "Asia/Shanghai",
+                                  f"{expected:%Y-%m-%d}", "00:10:00", "CST", "no"]
+    with app.app_context():
+        schedule.sync(Scheduler(connection=get_redis()), schedule.declared(app.config), "Asia/Shanghai")
+    output = app.test_cli_runner().invoke(args=["schedule", "list"]).stdout
+    assert [line.split()[-1] for line in output.splitlines()[1:]] == ["yes"] * len(NAMES)
+
+
+def start(name, env, tmp_path):
+    return Process(name, env, str(tmp_path)).start()
+
+
+def live_schedulers(connection, since):
+    births = [connection.hgetall(key) for key in connection.scan_iter("rq:scheduler_instance:*")]
+    return [b for b in births if b.get(b"death") is None and float(b[b"birth"]) >= since]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+def test_the_scheduler_process_registers_cron_times_in_its_zone(app, app_env, redis_server, tmp_path, zone):
+    connection = Redis.from_url(redis_server.url)
+    before = datetime.now(timezone.utc)
+    scheduler = start("scheduler", {**app_env, "TIMEZONE": zone}, tmp_path)
+    try:
+        wait_until(lambda: len(registered(connection)) == len(NAMES), message="schedule registered")
+        after = datetime.now(timezone.utc)
+        beat = connection.get(schedule.HEARTBEAT_KEY)
+        assert abs(float(beat) - time.time()) < 10 and 0 < connection.ttl(schedule.HEARTBEAT_KEY) <= 30
+        with app.app_context():
+            for entry in schedule.declared(app.config):
+                if not entry.cron:
+                    continue
+                score = connection.zscore(Scheduler.scheduled_jobs_key, entry.job_id(zone))
+                assert score in {schedule.next_cron(entry.cron, zone, t).timestamp() for t in (before, after)}
+    finally:
+        scheduler.stop()
+    assert scheduler.process.returncode == 0
+    assert "Traceback" not in scheduler.log() and "FutureWarning" not in scheduler.log()
+
+
+def test_restarts_and_a_second_scheduler_never_register_or_enqueue_twice(app_env, redis_server, tmp_path):
+    connection = Redis.from_url(redis_server.url)
+    env = {**app_env, "OUTBOX_SWEEP_SECONDS": "2"}
+    assert Process("release", env, str(tmp_path)).run() == 0
+    worker = start("worker", env, tmp_path)
+    second = start("scheduler", env, tmp_path)
+    first = None
+    try:
+        for _ in range(3):
+            since = time.time()
+            first = start("scheduler", env, tmp_path)
+            wait_until(lambda: live_schedulers(connection, since), timeout=30, message="scheduler restarted")
+            time.sleep(3)  # a few scheduler passes while both run
+            assert names_registered(connection) == sorted(NAMES)
+            first.stop()
+        for name in QUEUES:  # never a piled-up copy of a dispatcher
+            ids = Queue(name, connection=connection).get_job_ids()
+            assert len(ids) == len(set(ids))
+        finished = FinishedJobRegistry("mail", connection=connection).get_job_ids()
+        dues = sorted(datetime.strptime(job_id.rsplit("-", 1)[1], "%Y%m%dT%H%M%SZ").timestamp()
+                      for job_id in finished if job_id.startswith("outbox-redrive-"))
+        assert len(dues) >= 3
+        assert min(b - a for a, b in zip(dues, dues[1:])) >= 2  # one run per due time, never two
+        assert FailedJobRegistry("mail", connection=connection).count == 0
+    finally:
+        for process in (first, second, worker):
+            if process:
+                process.stop()
+    assert "Traceback" not in second.log() + first.log()
+
+
+def test_a_flushed_redis_is_noticed_and_synced_again(app_env, redis_server, tmp_path):
+    connection = Redis.from_url(redis_server.url)
+    scheduler = start("scheduler", app_env, tmp_path)
+    try:
+        wait_until(lambda: len(registered(connection)) == len(NAMES), message="schedule registered")
+        connection.flushdb()
+        started = time.monotonic()
+        wait_until(lambda: len(registered(connection)) == len(NAMES), timeout=60, message="schedule re-synced")
+        assert time.monotonic() - started < 60
+        wait_until(lambda: connection.exists(schedule.HEARTBEAT_KEY), timeout=15, message="heartbeat back")
+    finally:
+        scheduler.stop()
+
+
+def test_the_scheduler_rides_out_a_redis_outage(app_env, tmp_path):
+    redis = RedisServer().start()
+    try:
+        connection = Redis.from_url(redis.url)
+        scheduler = start("scheduler", {**app_env, "REDIS_URL": redis.url}, tmp_path)
+        wait_until(lambda: len(registered(connection)) == len(NAMES), message="schedule registered")
+        redis.stop()
+        wait_until(lambda: "redis unavailable" in scheduler.log(), timeout=20, message="outage noticed")
+        assert scheduler.process.poll() is None
+        redis.restart_empty()  # back, without the schedule
+        wait_until(lambda: len(registered(connection)) == len(NAMES), timeout=60, message="re-synced after outage")
+        redis.stop()  # and stopping during an outage still exits cleanly
+        scheduler.stop()
+        assert scheduler.process.returncode == 0
+        assert "Traceback" not in scheduler.log()
+    finally:
+        redis.cleanup()
+
+
+def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, redis_server, tmp_path):
+    app = make_app()
+    with app.app_context():
+        for i in range(3):
+            db.session.add(User(username=f"op{i}", email=f"op{i}@example.test", password_hash="x"))
+        db.session.commit()
+    connection = Redis.from_url(redis_server.url)
+    assert Process("release", app_env, str(tmp_path)).run() == 0
+    worker = start("worker", app_env, tmp_path)
+    scheduler = None
+    try:
+        for _ in range(3):
+            since = time.time()
+            scheduler = start("scheduler", app_env, tmp_path)
+            wait_until(lambda: live_schedulers(connection, since), timeout=30, message="scheduler started")
+            wait_until(lambda: len(registered(connection)) == len(NAMES), message="schedule registered")
+            scheduler.stop()
+        scheduler = start("scheduler", app_env, tmp_path)
+        assert names_registered(connection) == sorted(NAMES)
+
+        result = flask_cli("jobs", "run", "backup", "--wait", env=app_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        backups = os.listdir(app_env["BACKUP_DIR"])
+        assert len(backups) == 1
+        path = os.path.join(app_env["BACKUP_DIR"], backups[0])
+        assert result.stdout.strip().endswith(repr(path))
+        assert check_sqlite(path) is None
+        fresh = {**app_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'restored.sqlite3'}"}
+        restored = flask_cli("backup", "restore", "--yes", path, env=fresh)
+        assert restored.returncode == 0, restored.stderr
+        with sqlite3.connect(tmp_path / "restored.sqlite3") as copy:
+            assert [r[0] for r in copy.execute("SELECT username FROM user ORDER BY id")] == ["op0", "op1", "op2"]
+
+        for name in ("stats", "stats-today", "cleanup", "outbox-redrive"):
+            result = flask_cli("jobs", "run", name, "--wait", env=app_env)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert ": finished: " in result.stdout
+        assert all(FailedJobRegistry(name, connection=connection).count == 0 for name in QUEUES)
+    finally:
+        if scheduler:
+            scheduler.stop()
+        worker.stop()
+    assert "Traceback" not in worker.log() + scheduler.log()
