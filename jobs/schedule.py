@@ -200,9 +200,12 @@ def run_forever(connection, entries, zone, max_backoff=30):
         started = time.monotonic()
         try:
             scheduler.run()
-        except RedisError as exc:
+        except Exception as exc:  # noqa: BLE001  (anything but a stop signal: log it and start over)
             if time.monotonic() - started > 60:
                 backoff = 1  # it ran fine for a while: this is a new outage
-            log.warning("redis unavailable (%s: %s); retrying in %ss", type(exc).__name__, exc, backoff)
+            if isinstance(exc, RedisError):
+                log.warning("redis unavailable (%s: %s); retrying in %ss", type(exc).__name__, exc, backoff)
+            else:
+                log.exception("scheduler loop failed; restarting in %ss", backoff)
             time.sleep(backoff)
             backoff = min(2 * backoff, max_backoff)

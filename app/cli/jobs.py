@@ -13,7 +13,7 @@ from rq import Worker
 from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
-from app.queues import get_redis
+from app.queues import QUEUES, get_queue, get_redis
 from jobs import schedule
 
 jobs_cli = AppGroup("jobs", help="Run declared jobs now.")
@@ -45,8 +45,12 @@ def configured_zone():
 
 
 def warn_if_no_worker():
-    if Worker.count(connection=get_redis()) == 0:
-        click.echo("warning: no worker is running; jobs are waiting in the queue until one starts", err=True)
+    """Jobs are never dropped without a worker, they wait: say so, as /healthz does."""
+    redis = get_redis()
+    if Worker.count(connection=redis) == 0:
+        waiting = sum(get_queue(name, connection=redis).count for name in QUEUES)
+        click.echo(f"warning: no worker is running; {waiting} job(s) waiting in the queues until one starts",
+                   err=True)
 
 
 @jobs_cli.command("run")
