@@ -1,4 +1,5 @@
 """Registration, verification (link and code), resend, login and logout through the real forms, Redis, worker and sink."""
+import base64
 import re
 import time
 
@@ -92,7 +93,16 @@ def test_register_queues_mail_and_answers_303(app, client, redis_server, mailbox
     [mail] = deliver(run_jobs, mailbox)
     assert mail.recipients == ["Alice@example.com"] and mail.sender == "no-reply@signup.test"
     assert mail.subject == "Confirm your email address" and mail.html and "Confirm my address" in mail.html
-    assert outbox(app)[0].status == OutboxMail.SENT
+    assert outbox(app)[0].status == OutboxMail.SENT and events(app, Event.MAIL_SENT) == 1
+
+
+def test_verify_token_carries_no_readable_secret(app, client, mailbox, run_jobs):
+    register(client)
+    token = link_in(deliver(run_jobs, mailbox)[0]).rsplit("/", 1)[1]
+    payload = base64.urlsafe_b64decode(token.split(".")[0] + "==").decode()
+    user = users(app)[0]
+    assert re.fullmatch(rf'\[{user.id},"[0-9a-f]{{16}}"\]', payload)
+    assert "alice" not in payload and user.password_hash[-16:] not in payload
 
 
 def test_verify_link_get_changes_nothing_post_verifies_once(app, client, mailbox, run_jobs):
@@ -237,6 +247,7 @@ def test_unverified_address_registering_again_gets_a_fresh_mail(app, client, mai
     second = deliver(run_jobs, mailbox, count=2)[1]
     [user] = users(app)
     assert user.username == "alice2" and second.recipients == ["alice@example.com"]
+    assert events(app, Event.REGISTERED) == 1
     assert link_in(first) != link_in(second)
     assert client.get(link_in(first)).status_code == 400  # the older registration's link is retired
     assert confirm(client, link_in(second)).status_code == 303

@@ -47,20 +47,37 @@ class Visitor:
         return self.request(path, {**hidden_inputs(page), **fields})
 
 
-@pytest.fixture
-def site(app_env, tmp_path):
-    """release, then web and worker from the Procfile, with only the contract environment."""
+def start_site(app_env, tmp_path, names):
+    """release, then the named Procfile processes, with only the contract environment."""
     port = free_port()
     env = {**app_env, "BASE_URL": f"http://127.0.0.1:{port}"}
     assert Process("release", env, str(tmp_path)).run() == 0
-    processes = [Process("web", {**env, "PORT": str(port)}, str(tmp_path)).start(),
-                 Process("worker", env, str(tmp_path)).start()]
+    processes = [Process(name, {**env, "PORT": str(port)}, str(tmp_path)).start() for name in names]
+    wait_until(lambda: port_open(port), timeout=30, message="web listening")
+    return f"http://127.0.0.1:{port}", processes
+
+
+@pytest.fixture
+def site(app_env, tmp_path):
+    processes = []
     try:
-        wait_until(lambda: port_open(port), timeout=30, message="web listening")
-        yield f"http://127.0.0.1:{port}", processes
+        base, processes = start_site(app_env, tmp_path, ("web", "worker"))
+        yield base, processes
     finally:
         for process in processes:
-            process.stop()
+            process.stop(timeout=5)  # how the worker shuts down is the reliability tests' subject, not this one
+
+
+@pytest.fixture
+def web(app_env, tmp_path):
+    """The browser test needs no worker: the page, the captcha and the redirect are all the web's."""
+    processes = []
+    try:
+        base, processes = start_site(app_env, tmp_path, ("web",))
+        yield base
+    finally:
+        for process in processes:
+            process.stop(timeout=5)  # how the worker shuts down is the reliability tests' subject, not this one
 
 
 def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
@@ -100,10 +117,10 @@ def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
     assert "Traceback" not in processes[0].log() and "Traceback" not in processes[1].log()
 
 
-def test_register_page_in_a_real_browser(site):
+def test_register_page_in_a_real_browser(web):
     from playwright.sync_api import sync_playwright
 
-    base, _ = site
+    base = web
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -37,9 +37,9 @@ def register(username, email, password):
         if user is None:
             user = User(email=email)
             db.session.add(user)
+            Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
         user.username, user.password_hash = username, passwords.hash_password(password)
         db.session.flush()  # the code's digest includes the new user's id
-        Event.record(Event.REGISTERED, user=user)
         row = verification_mail(user)
     db.session.commit()
     enqueue_mail(row.id)

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import accounts, bp, tokens
 from app.auth.forms import CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
@@ -37,6 +38,9 @@ def register():
             return see_other("auth.check_email")
     except RedisError:  # the captcha cannot be checked: fail closed, politely
         return render_register(form, 503, CAPTCHA_DOWN)
+    except IntegrityError:  # a simultaneous sign-up took the name or address between check and commit
+        db.session.rollback()
+        return render_register(form, 409, "Someone registered at the same moment; please send the form again.")
     if form.captcha.errors:
         Event.record(Event.CAPTCHA_FAILED)
         db.session.commit()
