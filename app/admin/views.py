@@ -1,6 +1,5 @@
 """Admin pages: a list of accounts, for administrators only."""
-from flask import abort
-from flask import render_template
+from flask import abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
