@@ -64,10 +64,10 @@ def jobs_run(name, wait, timeout):
         job = schedule.enqueue_entry(entry)
         click.echo(job.id)
         warn_if_no_worker()
+        status = wait_for(job, timeout or entry.timeout + 30) if wait else 0
     except RedisError as exc:
         raise click.ClickException(f"redis unavailable: {exc}") from None
-    if wait:
-        sys.exit(wait_for(job, timeout or entry.timeout + 30))
+    sys.exit(status)
 
 
 def wait_for(job, timeout):
@@ -76,15 +76,15 @@ def wait_for(job, timeout):
     while (status := job.get_status()) not in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
                                                  JobStatus.CANCELED):
         if time.monotonic() > deadline:
-            click.echo(f"{job.id}: still {status} after {timeout}s", err=True)
+            click.echo(f"{job.id}: still {status.value} after {timeout}s", err=True)
             return 1
         time.sleep(0.2)
     if status == JobStatus.FINISHED:
         click.echo(f"{job.id}: finished: {job.return_value()!r}")
         return 0
     result = job.latest_result()
-    reason = result.exc_string.strip().splitlines()[-1] if result and result.exc_string else status
-    click.echo(f"{job.id}: {status}: {reason}", err=True)
+    reason = result.exc_string.strip().splitlines()[-1] if result and result.exc_string else "no details"
+    click.echo(f"{job.id}: {status.value}: {reason}", err=True)
     return 1
 
 
