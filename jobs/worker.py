@@ -3,6 +3,7 @@
 The app is created once per worker process, before any fork, so a job costs no import or factory work.
 """
 import os
+import signal
 
 from rq.worker import SimpleWorker, Worker
 
@@ -22,6 +23,18 @@ class AppContextMixin:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
             return super().perform_job(*args, **kwargs)
+
+    def subscribe(self):
+        """Start rq's pubsub thread with SIGTERM and SIGINT blocked in it, so the kernel hands them to the main thread.
+
+        Otherwise a stop signal may land in that thread, and an idle worker stays blocked in its dequeue
+        (up to 405 s) until the platform's SIGKILL, instead of stopping at once.
+        """
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            super().subscribe()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class AppWorker(AppContextMixin, Worker):
