@@ -27,7 +27,9 @@ IDEAS = {
     "fork": ("one AppWorker (fork per job, app built before the fork)",
              f"{RQ_WORKER} --worker-class jobs.worker.AppWorker mail default maintenance", {}, False),
 }
-SIZES = {"project": (1000, 40), "celery": (1000, 40), "naive": (30, 8)}  # mails for the rate, latency samples
+# Mails for the rate and latency samples: about 5 s of work each, at the speeds seen on 2 cores.
+SIZES = {"project": (1000, 40), "celery": (1000, 40), "naive": (30, 8), "fork": (150, 10)}
+IDEA_SIZE = (500, 20)
 
 
 def measure(stack, key, spec, count, samples):
@@ -56,7 +58,7 @@ def run(table, runs, quick):
     with Stack() as stack:
         for _ in range(runs):  # rounds interleave the contenders, so noise hits them alike
             for key, spec in chosen.items():
-                count, samples = SIZES.get(key, SIZES["project"])
+                count, samples = SIZES.get(key, IDEA_SIZE)
                 results[key].append(measure(stack, key, spec, max(10, int(count * scale)),
                                             max(5, int(samples * scale))))
     for key, spec in chosen.items():

@@ -51,7 +51,9 @@ class Stack:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start_sink(self, delay=0.0):
+        """(Re)start the sink; `delay` seconds before it answers DATA, like a slow provider."""
         self.stop_sink()
+        self.sink_delay = delay
         self.sink = subprocess.Popen(
             [sys.executable, "-m", "bench.sink", "--port", str(self.sink_port), "--redis", self.redis.url,
              "--delay", str(delay)], cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -75,9 +77,9 @@ class Stack:
         process.stop()
         self.processes.remove(process)
 
-    def web(self, **env):
+    def web(self, command=None, **env):
         port = free_port()
-        process = self.start("web", PORT=str(port), **env)
+        process = self.start("web", command, PORT=str(port), **env)
         wait_until(lambda: port_open(port) or process.process.poll() is not None, timeout=60,
                    message="gunicorn listening")
         if process.process.poll() is not None:
