@@ -74,10 +74,22 @@ def is_permanent(exc):
     return False
 
 
+def describe(exc):
+    """The provider's own words where there are some ("550 5.1.1 No such mailbox"), for `flask mail status`."""
+    def text(message):
+        return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {text(message)}" for address, (code, message) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def record_failure(row, exc, final=False):
     """A permanent failure or a spent retry budget fails the row; otherwise it waits for its next attempt."""
     intervals = current_app.config["MAIL_RETRY_INTERVALS"]
-    row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    row.last_error = describe(exc)[:1000]
     row.lease_until = None
     if final or is_permanent(exc) or row.attempts >= max_attempts():
         row.status = OutboxMail.FAILED

@@ -66,7 +66,7 @@ def check_jobs():
     redis = get_redis()
     try:
         queues = {name: get_queue(name).count for name in QUEUES}
-        workers = Worker.count(connection=redis)
+        workers = len(Worker.all(connection=redis))  # skips registrations whose worker key expired
         beat = redis.get(SCHEDULER_HEARTBEAT_KEY)
     except RedisError as exc:
         return {"jobs": f"error: {type(exc).__name__}"}
