@@ -51,7 +51,7 @@ def mail_job_timeout():
 
 
 def enqueue_mail(outbox_id, attempt=0, delay=None):
-    """Wake the worker for one outbox row, now or in `delay` seconds; log and return None on Redis errors.
+    """Wake the worker for one outbox row, now or in `delay` seconds; never raises (logs, returns None).
 
     By dotted name, so the web app never imports job code. The job id names the row and the attempt, so
     a sweep adds nothing while a wake-up already waits in the queue; any other record under that id (a
@@ -73,10 +73,11 @@ def enqueue_mail(outbox_id, attempt=0, delay=None):
                     return job
                 if job is not None:
                     job.delete()
-        return None
     except RedisError as exc:
         log.warning("could not wake the worker for mail %s: %s (the outbox redrive will)", outbox_id, exc)
-        return None
+    except Exception:  # e.g. an unreadable old record under that id: the sign-up must still succeed
+        log.exception("could not wake the worker for mail %s (the outbox redrive will)", outbox_id)
+    return None
 
 
 def lost_wakeups(grace_seconds):

@@ -143,14 +143,12 @@ def test_unknown_mailbox_is_failed_once_and_the_others_are_sent(stack):
     status, attempts, error = rows["nobody@example.com"]
     assert (status, attempts) == ("failed", 1) and "550" in error
     stack.assert_exactly_one_mail_each(people[1:])
-    beats = stack.sink.handler.attempts
     with stack.app.app_context():
         from jobs.outbox import redrive
 
         assert redrive(grace_seconds=0) == 0  # nothing left for the sweep: no retry storm
         failures = db.session.scalar(select(func.count()).select_from(Event).where(Event.kind == Event.MAIL_FAILED))
     assert failures == 1 and stack.rows()["nobody@example.com"][1] == 1
-    assert stack.sink.handler.attempts == beats
     stack.assert_no_500()
 
 
