@@ -5,7 +5,7 @@ import uuid
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from tests.services import Process, wait_until
@@ -34,6 +34,10 @@ def test_worker_builds_the_app_once_per_process_not_per_job(app_env, redis_serve
         for _ in range(JOBS):
             queue.enqueue(stamp, key)
         wait_until(lambda: redis.llen(key) >= JOBS, timeout=60, message=f"{JOBS} jobs done")
+        # Fewer heartbeats and state writes per job, yet the workers stay registered and show "idle".
+        wait_until(lambda: [w.get_state() for w in Worker.all(connection=redis)] == ["idle", "idle"], timeout=10,
+                   message="both pool workers registered and idle")
+        assert all(redis.ttl(w.key) > 0 for w in Worker.all(connection=redis))
     finally:
         worker.stop()
     stamps = [item.decode().split() for item in redis.lrange(key, 0, -1)]
