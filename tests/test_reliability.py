@@ -30,7 +30,8 @@ class Stack:
         self.sink = SmtpSink().start()
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        overrides = {**SETTINGS, **settings, "REDIS_URL": self.redis.url, "MAIL_PORT": str(self.sink.port), "BASE_URL": self.base}
+        overrides = {**SETTINGS, **settings, "REDIS_URL": self.redis.url, "MAIL_PORT": str(self.sink.port),
+                     "BASE_URL": self.base}
         self.env = {**app_env, **overrides}
         self.app = make_app(**overrides)  # migrated, as the release step leaves it
         self.log_dir = log_dir

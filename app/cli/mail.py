@@ -18,7 +18,8 @@ def status():
     if not rows:
         click.echo("no pending or failed mail")
         return
-    click.echo(f"{'id':>6}  {'status':<8} {'tries':>5}  {'next attempt (UTC)':<19}  {'kind':<18} recipient / last error")
+    click.echo(f"{'id':>6}  {'status':<8} {'tries':>5}  {'next attempt (UTC)':<19}  {'kind':<18} "
+               "recipient / last error")
     for row in rows:
         next_at = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if row.status == OutboxMail.PENDING else "-"
         click.echo(f"{row.id:>6}  {row.status:<8} {row.attempts:>5}  {next_at:<19}  {row.kind:<18} {row.recipient}")
