@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import OutboxMail, utcnow
 from app.queues import QUEUES, get_queue, get_redis, lost_wakeups
 
-SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"
+SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by the scheduler (jobs/schedule.py)
 
 
 def health_report():
