@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from rq.job import JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from app.extensions import db
 from app.models import OutboxMail, utcnow
@@ -115,3 +116,21 @@ def test_mail_retry_refuses_bad_input_clearly(ctx, args, code, message):
     result = ctx.test_cli_runner().invoke(args=["mail", "retry", *args])
     assert result.exit_code == code and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_overdue_scheduled_wake_up_is_replaced_by_a_queued_one(make_app, mailbox, run_jobs):
+    """Workers started without rq's scheduler never move scheduled jobs: the sweep must not wait for them."""
+    app = make_app(MAIL_RETRY_INTERVALS="1")
+    mailbox.defer_next = 1
+    with app.app_context():
+        outbox_id = new_mail("greylisted@example.com")
+        assert mail.send(outbox_id) == "retrying"
+        registry = ScheduledJobRegistry("mail", connection=get_queue("mail").connection)
+        assert registry.get_job_ids() == [f"mail-{outbox_id}-1"]
+        age(outbox_id, 120)
+        assert outbox.redrive() == 1
+        assert registry.count == 0 and get_queue("mail").job_ids == [f"mail-{outbox_id}-1"]
+        run_jobs()
+        assert row(outbox_id).status == OutboxMail.SENT
+    smtp.close()
+    assert len(mailbox.wait_for()) == 1
