@@ -21,7 +21,8 @@ CONTENDERS = {
 IDEAS = {
     "pool-1": ("Procfile worker, WORKER_CONCURRENCY=1", None, {"WORKER_CONCURRENCY": "1"}, False),
     "pool-3": ("Procfile worker, WORKER_CONCURRENCY=3", None, {"WORKER_CONCURRENCY": "3"}, False),
-    "pool-quiet": ("Procfile worker, --logging-level WARNING", "{procfile} --logging-level WARNING", {}, False),
+    "pool-info": ("Procfile worker at rq's default --logging-level INFO (4 lines per job)",
+                  "{procfile} --logging-level INFO", {}, False),
     "simple": ("one AppSimpleWorker (`rq worker`, no pool)",
                f"{RQ_WORKER} --worker-class jobs.worker.AppSimpleWorker mail default maintenance", {}, False),
     "fork": ("one AppWorker (fork per job, app built before the fork)",

@@ -10,8 +10,8 @@ from importlib import metadata
 
 from bench import venv
 
-PACKAGES = ("Flask", "Flask-WTF", "Flask-Mail", "Flask-SQLAlchemy", "SQLAlchemy", "rq", "redis", "gunicorn",
-            "pillow", "Werkzeug", "argon2-cffi")
+PACKAGES = ("Flask", "Flask-WTF", "Flask-Mail", "Flask-SQLAlchemy", "SQLAlchemy", "rq", "redis", "hiredis",
+            "gunicorn", "pillow", "Werkzeug", "argon2-cffi", "email-validator")
 BENCH_PACKAGES = ("celery", "kombu", "billiard", "captcha")
 
 
