@@ -364,3 +364,19 @@ def test_resend_sends_at_most_one_mail_a_minute(app, client, mailbox, run_jobs):
         assert post_form(client, "/auth/resend", email="alice@example.com").status_code == 303
     run_jobs()
     assert len(mailbox.messages) == 2 and len(outbox(app)) == 2
+
+
+def test_form_fields_and_autocomplete_hints_match_the_contract(client):
+    def inputs(url):
+        page = client.get(url).get_data(as_text=True)
+        return {re.search(r'name="([^"]+)"', tag).group(1): re.search(r'autocomplete="([^"]+)"', tag)
+                for tag in re.findall(r"<input[^>]*>", page)}
+
+    register_page = inputs("/auth/register")
+    assert set(register_page) == {"csrf_token", "captcha_id", "username", "email", "password", "confirm", "captcha"}
+    assert {name: hint.group(1) for name, hint in register_page.items() if hint} == {
+        "username": "username", "email": "email", "password": "new-password", "confirm": "new-password",
+        "captcha": "off"}
+    login_page = inputs("/auth/login")
+    assert {name: hint.group(1) if hint else None for name, hint in login_page.items()} == {
+        "csrf_token": None, "login": "username", "password": "current-password", "remember": None}

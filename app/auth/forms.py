@@ -91,9 +91,10 @@ class RegisterForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Email or username", validators=[DataRequired("Enter your email or username.")],
+    login = StringField("Email or username", validators=[DataRequired("Enter your email or username."),
+                                                         Length(max=254)],
                         render_kw={"autocomplete": "username", "autofocus": True, "maxlength": 254})
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")],
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=128)],
                              render_kw={"autocomplete": "current-password", "maxlength": 128})
     remember = BooleanField("Keep me logged in on this device")
 
