@@ -99,7 +99,7 @@ def run_backup(table, runs, quick):
         from app import create_app
         from app.queues import enqueue
         app = create_app()
-        durations, during, baseline = [], [], []
+        durations, completed, during, baseline = [], [], [], []
         for _ in range(runs):
             quiet = threading.Event()
             threading.Timer(seconds, quiet.set).start()
@@ -118,8 +118,10 @@ def run_backup(table, runs, quick):
                 raise RuntimeError(f"the backup job failed: {job.latest_result().exc_string}")
             began, ended = job.started_at.timestamp(), job.ended_at.timestamp()
             durations.append(ended - began)
-            during.append(sum(began <= at <= ended for at in finished) / (ended - began))
+            completed.append(sum(began <= at <= ended for at in finished))
+            during.append(completed[-1] / (ended - began))
     table.add("backup", f"jobs.backup.run of a {size:.0f} MB SQLite database (via the worker): s",
               median(durations), "{:.1f}")
-    table.add("backup", "sign-ups/s completed during the backup vs without it (4 clients)",
-              (median(during), median(baseline)), "{:.1f} vs {:.1f}")
+    table.add("backup", "sign-ups completed during the backup (4 clients)", median(completed), "{:.0f}")
+    table.add("backup", "sign-ups/s during the backup vs without it", (median(during), median(baseline)),
+              "{:.1f} vs {:.1f}")
