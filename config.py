@@ -1,5 +1,6 @@
 """Configuration from environment variables: one class per APP_ENV, production when unset."""
 import os
+import zoneinfo
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 INSTANCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
@@ -102,6 +103,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; forms left open still submit
 
     def validate(self):
+        try:
+            zoneinfo.ZoneInfo(self.TIMEZONE)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"TIMEZONE={self.TIMEZONE!r} is not a known time zone (e.g. UTC, Asia/Shanghai)") from None
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be on")
 

@@ -22,7 +22,8 @@ def test_production_refuses_captcha_test_mode(monkeypatch):
 
 
 @pytest.mark.parametrize("name,value", [("MAIL_USE_TLS", "maybe"), ("MAIL_PORT", "twenty-five"),
-                                        ("MAIL_RETRY_INTERVALS", "10,soon"), ("APP_ENV", "staging")])
+                                        ("MAIL_RETRY_INTERVALS", "10,soon"), ("APP_ENV", "staging"),
+                                        ("TIMEZONE", "Mars/Olympus_Mons")])
 def test_junk_settings_are_refused_not_guessed(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(config.ConfigError, match=name):
