@@ -301,15 +301,17 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
 
 
 def test_jobs_run_wait_reports_a_failed_job_and_exits_non_zero(app_env, tmp_path):
-    env = {**app_env, "TIMEZONE": "Nowhere/Atlantis"}  # the stats job cannot place its day anywhere
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the backup directory should be")
+    env = {**app_env, "BACKUP_DIR": str(blocker)}  # the backup job cannot write anywhere
     assert Process("release", env, str(tmp_path)).run() == 0
     worker = start("worker", env, tmp_path)
     try:
         wait_until(lambda: Worker.count(connection=Redis.from_url(env["REDIS_URL"])), message="worker up")
-        result = flask_cli("jobs", "run", "stats", "--wait", "--timeout", "60", env=env)
+        result = flask_cli("jobs", "run", "backup", "--wait", "--timeout", "60", env=env)
     finally:
         worker.stop()
     assert result.returncode == 1
-    assert ": failed: " in result.stderr and "Nowhere/Atlantis" in result.stderr
+    assert ": failed: " in result.stderr and "not-a-directory" in result.stderr
     assert "no worker" not in result.stderr
     assert "Traceback" not in result.stderr
