@@ -6,13 +6,12 @@ On 2 cores it still shares the CPUs with the workers, equally for every contende
 """
 import argparse
 import asyncio
-import threading
 import time
 
 from aiosmtpd.controller import Controller
 from redis import Redis
 
-from devtools.mailsink import SinkHandler
+from devtools.mailsink import SinkHandler, run_until_interrupted
 
 ARRIVALS = "bench:arrivals"
 
@@ -48,12 +47,7 @@ def main():
     controller = Controller(RecordingHandler(Redis.from_url(args.redis), args.delay), hostname="127.0.0.1",
                             port=args.port)
     controller.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        controller.stop()
+    run_until_interrupted(controller)
 
 
 if __name__ == "__main__":

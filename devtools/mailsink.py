@@ -110,6 +110,11 @@ def main():
     args = parser.parse_args()
     controller, _ = serve(args.host, args.port, echo=True)
     print(f"mail sink listening on {args.host}:{args.port}; mails are printed here", flush=True)
+    run_until_interrupted(controller)
+
+
+def run_until_interrupted(controller):
+    """Serve until Ctrl-C, then close the listening socket."""
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
