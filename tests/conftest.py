@@ -1,15 +1,14 @@
 """Fixtures: a real redis-server and SMTP sink per session, a migrated SQLite database per test."""
 import os
-import re
 
 import pytest
 from flask_migrate import upgrade
 from redis import Redis
 
 from app import create_app
+from app.queues import QUEUES
 from devtools.mailsink import serve
 from jobs.worker import AppSimpleWorker
-from app.queues import QUEUES
 from tests.services import RedisServer, free_port
 
 CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
@@ -94,17 +93,6 @@ def run_jobs(app, redis_server):
         worker.work(burst=True)
 
     return run
-
-
-def hidden_inputs(html):
-    """The hidden fields of a server-rendered form (csrf_token, captcha id), as a browser would send them."""
-    fields = {}
-    for tag in re.findall(r"<input[^>]*type=\"hidden\"[^>]*>", html):
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name:
-            fields[name.group(1)] = value.group(1) if value else ""
-    return fields
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """The create-admin command and the admins-only accounts page."""
+from tests.helpers import PASSWORD, login, register, register_verified, users
 from tests.services import flask_cli
-from tests.test_auth import PASSWORD, login, register, register_verified, users
 
 
 def test_create_admin_then_only_admins_see_the_users_page(app, app_env, client, mailbox):

@@ -5,75 +5,25 @@ import time
 
 import pytest
 from redis import Redis
-from sqlalchemy import func, select
 
 from app.auth import passwords
-from app.extensions import db
-from app.models import Event, OutboxMail, User
-from tests.conftest import hidden_inputs
-
-PASSWORD = "correct horse battery"
-
-
-def form_page(client, url):
-    response = client.get(url)
-    assert response.status_code == 200
-    return hidden_inputs(response.get_data(as_text=True))
-
-
-def register(client, username="alice", email="alice@example.com", password=PASSWORD, confirm=None,
-             captcha="PASSED"):
-    fields = form_page(client, "/auth/register")
-    fields.update(username=username, email=email, password=password,
-                  confirm=password if confirm is None else confirm, captcha=captcha)
-    return client.post("/auth/register", data=fields)
-
-
-def post_form(client, url, **data):
-    return client.post(url, data={**form_page(client, url), **data})
-
-
-def link_in(mail):
-    return re.search(r"http://localhost:5000(/auth/(?:verify|reset)/\S+)", mail.text).group(1)
-
-
-def code_in(mail):
-    return re.search(r"\b(\d{6})\b", mail.text).group(1)
-
-
-def deliver(run_jobs, mailbox, count=1):
-    run_jobs()
-    return mailbox.wait_for(lambda messages: len(messages) >= count, timeout=10)
-
-
-def confirm(client, path):
-    return client.post(path, data=hidden_inputs(client.get(path).get_data(as_text=True)))
-
-
-def login(client, login="alice", password=PASSWORD, **extra):
-    return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
-
-
-def events(app, kind):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Event).where(Event.kind == kind))
-
-
-def users(app):
-    with app.app_context():
-        return db.session.scalars(select(User)).all()
-
-
-def outbox(app):
-    with app.app_context():
-        return db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
-
-
-def register_verified(client, run_jobs, mailbox, **kwargs):
-    assert register(client, **kwargs).status_code == 303
-    mail = deliver(run_jobs, mailbox)[-1]
-    assert confirm(client, link_in(mail)).status_code == 303
-    return mail
+from app.models import Event, OutboxMail
+from tests.helpers import (
+    PASSWORD,
+    code_in,
+    confirm,
+    deliver,
+    events,
+    form_page,
+    hidden_inputs,
+    link_in,
+    login,
+    outbox,
+    post_form,
+    register,
+    register_verified,
+    users,
+)
 
 
 def test_register_queues_mail_and_answers_303(app, client, redis_server, mailbox, run_jobs):

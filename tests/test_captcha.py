@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.captcha import image
 from app.extensions import db
 from app.models import Event, User
-from tests.conftest import hidden_inputs
+from tests.helpers import hidden_inputs
 from tests.services import free_port
 
 FIELDS = {"username": "alice", "email": "alice@example.com", "password": "correct horse battery",

@@ -3,12 +3,12 @@ import time
 from datetime import timedelta
 
 from app.extensions import db
+from app.main.health import SCHEDULER_HEARTBEAT_KEY
 from app.models import OutboxMail, utcnow
 from app.queues import get_redis
-from app.main.health import SCHEDULER_HEARTBEAT_KEY
 from jobs import mail, smtp
+from tests.helpers import new_mail
 from tests.services import Process, wait_until
-from tests.test_mail import new_mail
 
 
 def test_healthy_but_idle_stack_lists_what_is_missing(client):

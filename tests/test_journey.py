@@ -1,52 +1,13 @@
 """A new user's whole journey over HTTP against the Procfile's processes, and the register page in a real browser."""
-import http.cookiejar
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
-from tests.conftest import hidden_inputs
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, Visitor, hidden_inputs
 from tests.services import Process, free_port, port_open, wait_until
 
 PASSWORD = "journey passphrase 42"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-class Visitor:
-    """A cookie-keeping HTTP client that does not follow redirects, so each answer can be checked."""
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    def __init__(self, base):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-                                                  self._NoRedirect())
-        self.statuses = []
-
-    def request(self, path, data=None):
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            response = self.opener.open(self.base + path, data=body, timeout=10)
-        except urllib.error.HTTPError as error:
-            response = error
-        page = response.read().decode()
-        self.statuses.append((path, response.status))
-        return response.status, response.headers, page
-
-    def submit(self, path, **fields):
-        """GET the form, keep its hidden fields (csrf_token, captcha id), POST it with the visible ones."""
-        status, _, page = self.request(path)
-        assert status == 200, (path, status)
-        return self.request(path, {**hidden_inputs(page), **fields})
-
-
 def start_site(app_env, tmp_path, names):
     """release, then the named Procfile processes, with only the contract environment."""
     port = free_port()

@@ -5,26 +5,12 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from app.extensions import db
-from app.mail import compose
-from app.models import Event, OutboxMail, User
+from app.models import Event, OutboxMail
 from app.queues import enqueue_mail, get_queue
 from jobs import mail, smtp
+from tests.helpers import new_mail
+from tests.helpers import outbox_row as row
 from tests.services import SmtpSink, free_port
-
-
-def new_mail(address):
-    """A verification row as a sign-up leaves it: user and outbox row committed together."""
-    user = User(username=address.partition("@")[0], email=address, password_hash="x")
-    db.session.add(user)
-    row = compose("verify", address, "Confirm your email address", "verify", user=user,
-                  link="http://localhost:5000/auth/verify/t", code="123456", hours=48)
-    db.session.commit()
-    return row.id
-
-
-def row(outbox_id):
-    db.session.expire_all()
-    return db.session.get(OutboxMail, outbox_id)
 
 
 def events(kind):

@@ -9,7 +9,8 @@ from app.extensions import db
 from app.models import OutboxMail, utcnow
 from app.queues import get_queue
 from jobs import mail, outbox, smtp
-from tests.test_mail import new_mail, row
+from tests.helpers import new_mail
+from tests.helpers import outbox_row as row
 
 
 @pytest.fixture

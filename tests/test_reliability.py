@@ -13,9 +13,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, OutboxMail, User
-from tests.conftest import hidden_inputs
+from tests.helpers import Visitor, hidden_inputs
 from tests.services import Process, RedisServer, SmtpSink, free_port, port_open, wait_until
-from tests.test_journey import Visitor
 
 PASSWORD = "reliable passphrase 42"
 SUBJECT = "Confirm your email address"

@@ -1,8 +1,17 @@
 """Forgotten password: same answer for any address, the link through the outbox, single use, and it verifies."""
-from tests.conftest import hidden_inputs
-from tests.test_auth import PASSWORD, deliver, events, link_in, login, post_form, register, register_verified, users
-
 from app.models import Event
+from tests.helpers import (
+    PASSWORD,
+    deliver,
+    events,
+    hidden_inputs,
+    link_in,
+    login,
+    post_form,
+    register,
+    register_verified,
+    users,
+)
 
 NEW_PASSWORD = "a brand new passphrase"
 

@@ -1,0 +1,144 @@
+"""Helpers shared by the test modules: forms as a browser fills them, mail, and an HTTP visitor.
+
+Test modules import from here (and from tests.services for real processes), never from each other.
+"""
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.mail import compose
+from app.models import Event, OutboxMail, User
+
+PASSWORD = "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def hidden_inputs(html):
+    """The hidden fields of a server-rendered form (csrf_token, captcha id), as a browser would send them."""
+    fields = {}
+    for tag in re.findall(r"<input[^>]*type=\"hidden\"[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else ""
+    return fields
+
+
+# Forms through Flask's test client.
+
+def form_page(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    return hidden_inputs(response.get_data(as_text=True))
+
+
+def register(client, username="alice", email="alice@example.com", password=PASSWORD, confirm=None,
+             captcha="PASSED"):
+    fields = form_page(client, "/auth/register")
+    fields.update(username=username, email=email, password=password,
+                  confirm=password if confirm is None else confirm, captcha=captcha)
+    return client.post("/auth/register", data=fields)
+
+
+def post_form(client, url, **data):
+    return client.post(url, data={**form_page(client, url), **data})
+
+
+def confirm(client, path):
+    return client.post(path, data=hidden_inputs(client.get(path).get_data(as_text=True)))
+
+
+def login(client, login="alice", password=PASSWORD, **extra):
+    return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
+
+
+def register_verified(client, run_jobs, mailbox, **kwargs):
+    assert register(client, **kwargs).status_code == 303
+    mail = deliver(run_jobs, mailbox)[-1]
+    assert confirm(client, link_in(mail)).status_code == 303
+    return mail
+
+
+# Mail.
+
+def link_in(mail):
+    return re.search(r"http://localhost:5000(/auth/(?:verify|reset)/\S+)", mail.text).group(1)
+
+
+def code_in(mail):
+    return re.search(r"\b(\d{6})\b", mail.text).group(1)
+
+
+def deliver(run_jobs, mailbox, count=1):
+    run_jobs()
+    return mailbox.wait_for(lambda messages: len(messages) >= count, timeout=10)
+
+
+def new_mail(address):
+    """A verification row as a sign-up leaves it: user and outbox row committed together (app context)."""
+    user = User(username=address.partition("@")[0], email=address, password_hash="x")
+    db.session.add(user)
+    row = compose("verify", address, "Confirm your email address", "verify", user=user,
+                  link="http://localhost:5000/auth/verify/t", code="123456", hours=48)
+    db.session.commit()
+    return row.id
+
+
+def outbox_row(outbox_id):
+    db.session.expire_all()
+    return db.session.get(OutboxMail, outbox_id)
+
+
+# The database, read from outside a request.
+
+def events(app, kind):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Event).where(Event.kind == kind))
+
+
+def users(app):
+    with app.app_context():
+        return db.session.scalars(select(User)).all()
+
+
+def outbox(app):
+    with app.app_context():
+        return db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
+
+
+class Visitor:
+    """A cookie-keeping HTTP client for the real web process; it does not follow redirects."""
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, base):
+        self.base = base
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), self._NoRedirect())
+        self.statuses = []
+
+    def request(self, path, data=None, headers=None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            response = self.opener.open(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        page = response.read().decode()
+        self.statuses.append((path, response.status))
+        return response.status, response.headers, page
+
+    def submit(self, path, **fields):
+        """GET the form, keep its hidden fields (csrf_token, captcha id), POST it with the visible ones."""
+        status, _, page = self.request(path)
+        assert status == 200, (path, status)
+        return self.request(path, {**hidden_inputs(page), **fields})
