@@ -1,4 +1,8 @@
-"""Fixtures: a real redis-server and SMTP sink per session, a migrated SQLite database per test."""
+"""Fixtures: a real redis-server and SMTP sink per session, a migrated database per test.
+
+The database is SQLite in the test's tmp_path, or, when TEST_DATABASE_URL names a PostgreSQL server, a fresh
+database on that server for each test (`make test` runs the suite both ways).
+"""
 import os
 
 import pytest
@@ -6,9 +10,11 @@ from flask_migrate import upgrade
 from redis import Redis
 
 from app import create_app
+from app.extensions import db
 from app.queues import QUEUES
 from devtools.mailsink import serve
 from jobs.worker import AppSimpleWorker
+from tests import services
 from tests.services import RedisServer, free_port
 
 CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
@@ -38,13 +44,38 @@ def mailbox(_smtp_sink):
     return _smtp_sink
 
 
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server: TEST_DATABASE_URL's, or one started for this session (tests/postgres.py)."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer.at(TEST_DATABASE_URL) if TEST_DATABASE_URL.startswith("postgres") else PostgresServer().start()
+    yield server
+    server.cleanup()
+
+
 @pytest.fixture
-def app_env(tmp_path, redis_server, mailbox):
+def new_database(request, tmp_path):
+    """new_database(name) -> the URL of a fresh, empty database of the kind the suite runs on."""
+
+    def create(name="app"):
+        if TEST_DATABASE_URL:
+            return request.getfixturevalue("postgres_server").create_database(name)
+        return f"sqlite:///{tmp_path / name}.sqlite3"
+
+    return create
+
+
+@pytest.fixture
+def app_env(tmp_path, redis_server, mailbox, new_database):
     """The environment a test's app (and any process it starts) is configured from."""
     return {
         "APP_ENV": "testing",
         "SECRET_KEY": "test-secret-key-0123456789",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        "DATABASE_URL": new_database("app"),
         "REDIS_URL": redis_server.url,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(mailbox.port),
@@ -58,6 +89,7 @@ def app_env(tmp_path, redis_server, mailbox):
 @pytest.fixture
 def make_app(app_env, monkeypatch, redis_server):
     """Create an app from app_env plus overrides, with the schema migrated and Redis empty."""
+    apps = []
 
     def factory(**overrides):
         for name in CONTRACT_ENV:
@@ -68,9 +100,14 @@ def make_app(app_env, monkeypatch, redis_server):
         with app.app_context():
             upgrade()
         Redis.from_url(redis_server.url).flushdb()
+        apps.append(app)
         return app
 
-    return factory
+    yield factory
+    for app in apps:  # close pooled connections: a PostgreSQL server allows only so many
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -96,6 +133,14 @@ def run_jobs(app, redis_server):
 
 
 @pytest.fixture(autouse=True)
+def _spawn_guard(request):
+    """A test that starts a process must say so with @pytest.mark.processes, so `make check` stays quick."""
+    services.spawning_allowed = request.node.get_closest_marker("processes") is not None
+    yield
+    services.spawning_allowed = True
+
+
+@pytest.fixture(autouse=True)
 def _no_stray_env(monkeypatch):
     """Tests never read the developer's shell settings (or their Redis on 6379)."""
     for name in CONTRACT_ENV:
@@ -104,11 +149,3 @@ def _no_stray_env(monkeypatch):
     os.environ.pop("RQ_REDIS_URL", None)
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A real PostgreSQL server (tests/postgres.py), started once, for the tests of PostgreSQL paths."""
-    from tests.postgres import PostgresServer
-
-    server = PostgresServer().start()
-    yield server
-    server.cleanup()
