@@ -10,6 +10,13 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
+# Set per test by conftest: only tests marked `processes` may start one (`make check` leaves those out).
+spawning_allowed = True
+
+
+def may_spawn(what):
+    if not spawning_allowed:
+        raise RuntimeError(f"this test starts {what}: mark it @pytest.mark.processes (make check skips those)")
 
 
 def free_port():
@@ -52,6 +59,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
+        may_spawn("a redis-server")
         executable = shutil.which("redis-server")
         if executable is None:
             raise RuntimeError("redis-server is not on PATH (Debian: apt-get install redis-server)")
@@ -101,6 +109,7 @@ class Process:
         self.process = None
 
     def start(self):
+        may_spawn(f"the Procfile's {self.name} process")
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(["bash", "-c", self.command], cwd=ROOT, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -136,6 +145,7 @@ class Process:
 
 def flask_cli(*args, env, timeout=120):
     """Run `flask --app wsgi ...` in a subprocess with only the given environment."""
+    may_spawn("a flask command")
     full_env = {"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": os.environ.get("HOME", "/root"), **env}
     return subprocess.run([os.path.join(VENV_BIN, "flask"), "--app", "wsgi", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

@@ -1,8 +1,11 @@
 """The create-admin command and the admins-only accounts page."""
+import pytest
+
 from tests.helpers import PASSWORD, login, register, register_verified, users
 from tests.services import flask_cli
 
 
+@pytest.mark.processes
 def test_create_admin_then_only_admins_see_the_users_page(app, app_env, client, mailbox):
     result = flask_cli("create-admin", "root", "Root@Example.com", env={**app_env, "ADMIN_PASSWORD": PASSWORD})
     assert result.returncode == 0, result.stderr
@@ -23,6 +26,7 @@ def test_users_page_is_forbidden_to_other_users(app, app_env, client, mailbox, r
     assert client.get("/admin/users").status_code == 403
 
 
+@pytest.mark.processes
 def test_create_admin_refuses_bad_input_without_a_traceback(app, app_env):
     env = {**app_env, "ADMIN_PASSWORD": PASSWORD}
     assert flask_cli("create-admin", "root", "root@example.com", env=env).returncode == 0

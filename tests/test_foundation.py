@@ -3,6 +3,7 @@ import pytest
 
 import config
 from app import create_app
+from tests import services
 from tests.services import Process, flask_cli, free_port, port_open, wait_until
 
 
@@ -47,6 +48,7 @@ def test_development_defaults(monkeypatch):
     assert app.config["BASE_URL"] == "http://localhost:5000"
 
 
+@pytest.mark.processes
 def test_production_start_fails_with_one_line(tmp_path):
     result = flask_cli("routes", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"})
     assert result.returncode != 0
@@ -82,6 +84,7 @@ def test_unknown_page_is_a_friendly_404(client):
     assert "Page not found" in response.get_data(as_text=True)
 
 
+@pytest.mark.processes
 def test_procfile_processes_run_with_only_the_contract_environment(app_env, tmp_path):
     """release migrates, web serves, worker registers: as a Procfile platform would start them."""
     port = free_port()
@@ -108,8 +111,15 @@ def test_procfile_processes_run_with_only_the_contract_environment(app_env, tmp_
     assert "Traceback" not in web.log() + worker.log()
 
 
+@pytest.mark.processes
 def test_flask_cli_lists_db_and_jobs_commands(app_env):
     result = flask_cli("--help", env=app_env)
     assert result.returncode == 0
     for command in ("db", "jobs", "schedule"):
         assert command in result.stdout
+
+
+def test_a_test_that_starts_a_process_without_the_mark_is_stopped():
+    """`make check` trusts @pytest.mark.processes: an unmarked test that spawns must fail, not slow it down."""
+    with pytest.raises(RuntimeError, match="mark it @pytest.mark.processes"):
+        services.may_spawn("a redis-server")

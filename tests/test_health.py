@@ -2,6 +2,8 @@
 import time
 from datetime import timedelta
 
+import pytest
+
 from app.extensions import db
 from app.main.health import SCHEDULER_HEARTBEAT_KEY
 from app.models import OutboxMail, utcnow
@@ -34,7 +36,7 @@ def test_overdue_and_failed_mail_are_counted(app, client, mailbox):
         mailbox.refused = {"gone@example.com"}
         mail.send(new_mail("gone@example.com"))
         smtp.close()
-        stuck, fresh = new_mail("stuck@example.com"), new_mail("fresh@example.com")
+        stuck, _fresh = new_mail("stuck@example.com"), new_mail("fresh@example.com")  # fresh: not overdue
         db.session.execute(OutboxMail.__table__.update().where(OutboxMail.id == stuck).values(
             next_attempt_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
@@ -43,6 +45,7 @@ def test_overdue_and_failed_mail_are_counted(app, client, mailbox):
     assert "1 mail(s) overdue" in body["warnings"] and "1 mail(s) failed in the last day" in body["warnings"]
 
 
+@pytest.mark.processes
 def test_healthz_counts_the_procfile_worker_and_queued_jobs(app_env, app, client, tmp_path):
     worker = Process("worker", app_env, str(tmp_path)).start()
     try:

@@ -16,8 +16,13 @@ from app.models import Event, OutboxMail, User
 from tests.helpers import Visitor, hidden_inputs
 from tests.services import Process, RedisServer, SmtpSink, free_port, port_open, wait_until
 
+pytestmark = pytest.mark.processes
+
 PASSWORD = "reliable passphrase 42"
 SUBJECT = "Confirm your email address"
+# A request that waited on the frozen Redis would hang until gunicorn's 30 s worker timeout; ours give up after
+# about a second. The bound sits far from both, so a loaded machine does not make it flaky.
+ANSWERED_WITHIN = 8
 SETTINGS = {"MAIL_TIMEOUT": "2", "MAIL_RETRY_INTERVALS": "1,1,2,2,3,3", "OUTBOX_SWEEP_SECONDS": "1"}
 
 
@@ -208,7 +213,7 @@ def test_sign_ups_queued_before_redis_restarts_empty_all_go_out_once(stack):
 
 
 def test_redis_frozen_or_stopped_during_sign_up_gets_a_clear_answer_fast(stack):
-    """Frozen (SIGSTOP: connections hang) and stopped (refused): each request answers within 3 s, never 500.
+    """Frozen (SIGSTOP: connections hang) and stopped (refused): each request answers within seconds, never 500.
 
     A form loaded before the fault cannot have its captcha checked: 503, try again. A sign-up made during
     the fault may be accepted (303) when its enqueue is what fails; the redrive then sends its mail.
@@ -228,10 +233,10 @@ def test_redis_frozen_or_stopped_during_sign_up_gets_a_clear_answer_fast(stack):
                       "password": PASSWORD, "confirm": PASSWORD, "captcha": "PASSED"}
             start = time.perf_counter()
             status, _, body = visitor.request("/auth/register", fields)
-            assert (status, "try again" in body) == (503, True) and time.perf_counter() - start < 3
+            assert (status, "try again" in body) == (503, True) and time.perf_counter() - start < ANSWERED_WITHIN
             address = f"during-{name}@example.com"
             status, seconds = stack.sign_up(address)
-            assert status in (303, 503) and seconds < 3, (name, status, seconds)
+            assert status in (303, 503) and seconds < ANSWERED_WITHIN, (name, status, seconds)
             if status == 303:
                 accepted.append(address)
         finally:

@@ -1,7 +1,6 @@
 """The schedule: declared once, synced idempotently, DST-safe next runs, one run per due time, and a
 scheduler process that survives restarts, a second copy, a flushed Redis and a Redis outage."""
 import os
-import sqlite3
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -12,12 +11,12 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq_scheduler import Scheduler
+from sqlalchemy import create_engine, text
 
 from app.extensions import db
 from app.models import User
 from app.queues import QUEUES, get_redis
 from jobs import schedule
-from jobs.backup import check_sqlite
 from tests.services import Process, RedisServer, flask_cli, wait_until
 
 # rq-scheduler's crontab warning, silenced in the scheduler process (asserted below); pytest resets filters.
@@ -169,6 +168,7 @@ def live_schedulers(connection, since):
     return [b for b in births if b.get(b"death") is None and float(b[b"birth"]) >= since]
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
 def test_the_scheduler_process_registers_cron_times_in_its_zone(app, app_env, redis_server, tmp_path, zone):
     connection = Redis.from_url(redis_server.url)
@@ -191,6 +191,7 @@ def test_the_scheduler_process_registers_cron_times_in_its_zone(app, app_env, re
     assert "Traceback" not in scheduler.log() and "FutureWarning" not in scheduler.log()
 
 
+@pytest.mark.processes
 def test_restarts_and_a_second_scheduler_never_register_or_enqueue_twice(app_env, redis_server, tmp_path):
     connection = Redis.from_url(redis_server.url)
     env = {**app_env, "OUTBOX_SWEEP_SECONDS": "2"}
@@ -222,6 +223,7 @@ def test_restarts_and_a_second_scheduler_never_register_or_enqueue_twice(app_env
     assert "Traceback" not in second.log() + first.log()
 
 
+@pytest.mark.processes
 def test_a_flushed_redis_is_noticed_and_synced_again(app_env, redis_server, tmp_path):
     connection = Redis.from_url(redis_server.url)
     scheduler = start("scheduler", app_env, tmp_path)
@@ -236,6 +238,7 @@ def test_a_flushed_redis_is_noticed_and_synced_again(app_env, redis_server, tmp_
         scheduler.stop()
 
 
+@pytest.mark.processes
 def test_the_scheduler_rides_out_a_redis_outage(app_env, tmp_path):
     redis = RedisServer().start()
     try:
@@ -255,7 +258,9 @@ def test_the_scheduler_rides_out_a_redis_outage(app_env, tmp_path):
         redis.cleanup()
 
 
-def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, redis_server, tmp_path):
+@pytest.mark.processes
+def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, redis_server, tmp_path,
+                                                             new_database):
     app = make_app()
     with app.app_context():
         for i in range(3):
@@ -281,12 +286,13 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
         assert len(backups) == 1
         path = os.path.join(app_env["BACKUP_DIR"], backups[0])
         assert result.stdout.strip().endswith(repr(path))
-        assert check_sqlite(path) is None
-        fresh = {**app_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'restored.sqlite3'}"}
+        fresh = {**app_env, "DATABASE_URL": new_database("restored")}
         restored = flask_cli("backup", "restore", "--yes", path, env=fresh)
         assert restored.returncode == 0, restored.stderr
-        with sqlite3.connect(tmp_path / "restored.sqlite3") as copy:
-            assert [r[0] for r in copy.execute("SELECT username FROM user ORDER BY id")] == ["op0", "op1", "op2"]
+        engine = create_engine(fresh["DATABASE_URL"])
+        with engine.connect() as copy:
+            assert list(copy.scalars(text('SELECT username FROM "user" ORDER BY id'))) == ["op0", "op1", "op2"]
+        engine.dispose()
 
         for name in ("stats", "stats-today", "cleanup", "outbox-redrive"):
             result = flask_cli("jobs", "run", name, "--wait", env=app_env)
@@ -300,6 +306,7 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
     assert "Traceback" not in worker.log() + scheduler.log()
 
 
+@pytest.mark.processes
 def test_jobs_run_wait_reports_a_failed_job_and_exits_non_zero(app_env, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the backup directory should be")

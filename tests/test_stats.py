@@ -102,6 +102,7 @@ def test_a_day_without_events_gives_zeros_and_no_rate(app):
         assert result["median_seconds_to_verify"] is None
 
 
+@pytest.mark.processes
 def test_stats_on_postgresql(make_app, postgres_server):
     app = make_app(TIMEZONE="Asia/Shanghai", DATABASE_URL=postgres_server.create_database("stats"))
     with app.app_context():

@@ -3,12 +3,15 @@ import os
 import time
 import uuid
 
+import pytest
 from flask import current_app
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
 from tests.services import Process, wait_until
+
+pytestmark = pytest.mark.processes
 
 JOBS = 12
 
