@@ -3,6 +3,7 @@
 Test modules import from here (and from tests.services for real processes), never from each other.
 """
 import http.cookiejar
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -15,7 +16,7 @@ from app.mail import compose
 from app.models import Event, OutboxMail, User
 
 PASSWORD = "correct horse battery"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's; elsewhere point CHROMIUM at a Chromium or Chrome
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 

@@ -1,6 +1,7 @@
 """Registration, verification (link and code), resend, login and logout through the real forms, Redis, worker and sink."""
 import base64
 import re
+import statistics
 import time
 
 import pytest
@@ -237,16 +238,18 @@ def test_login_by_username_or_email_then_logout(app, client, mailbox, run_jobs):
 
 def test_wrong_password_and_unknown_user_get_one_message(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    timings, pages = [], []
-    for name in ("alice", "nobody"):
-        start = time.perf_counter()
-        response = login(client, name, "wrong password here")
-        timings.append(time.perf_counter() - start)
-        assert response.status_code == 400
-        pages.append(re.search(r'<p class="error"[^>]*>([^<]*)</p>', response.get_data(as_text=True)).group(1))
-    assert pages[0] == pages[1] == "Wrong email, username or password."
-    assert events(app, Event.LOGIN_FAILED) == 2
-    assert min(timings) > 0.5 * max(timings)  # both paths verify one argon2 hash
+    timings, pages = {"alice": [], "nobody": []}, set()
+    for _ in range(5):  # interleaved samples, compared by their medians: one slow sample proves nothing
+        for name in timings:
+            start = time.perf_counter()
+            response = login(client, name, "wrong password here")
+            timings[name].append(time.perf_counter() - start)
+            assert response.status_code == 400
+            pages.add(re.search(r'<p class="error"[^>]*>([^<]*)</p>', response.get_data(as_text=True)).group(1))
+    assert pages == {"Wrong email, username or password."}
+    assert events(app, Event.LOGIN_FAILED) == 10
+    known, unknown = (statistics.median(samples) for samples in timings.values())
+    assert 0.5 < known / unknown < 2  # both paths verify one argon2 hash (~25 ms); a shortcut would be ~20x faster
 
 
 def test_unverified_account_is_refused_with_a_resend_link(app, client, mailbox, run_jobs):

@@ -125,5 +125,5 @@ def test_enqueue_with_redis_down_gives_up_fast_and_never_raises(make_app, redis_
         outbox_id = new_mail("fay@example.com")
         start = time.perf_counter()
         assert enqueue_mail(outbox_id) is None
-        assert time.perf_counter() - start < 2
+        assert time.perf_counter() - start < 5  # a refused connection, no retries: milliseconds, not a hang
     assert Redis.from_url(redis_server.url).dbsize() == 0
