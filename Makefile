@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PYTEST_ARGS ?=
 export APP_ENV ?= development
 export REDIS_URL ?= redis://localhost:6379/0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test bench redis-server clean
+.PHONY: run test check test-sqlite test-postgres bench run-packages test-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,25 +20,35 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-# A redis-server binary on PATH: Debian's package when we may install it, else a one-line instruction.
-redis-server:
-	@command -v redis-server >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "redis-server is not on PATH: install it (Debian: sudo apt-get install redis-server; macOS: brew install redis)" >&2; exit 1; fi; }
+# System programs (Debian packages, apt when root; otherwise a one-line instruction): devtools/system-packages.
+run-packages:
+	@devtools/system-packages run
+
+test-packages:
+	@devtools/system-packages test
 
 # Web on :5000, worker, scheduler, a console mail sink on :1025 and Redis on :6379 (unless one already runs).
-run: $(VENV)/.installed redis-server
+run: $(VENV)/.installed run-packages
 	flask --app wsgi db upgrade
 	@if python -m devtools.waitfor 127.0.0.1:6379 0.5 2>/dev/null; then \
 	  echo "Using the Redis already running on localhost:6379"; \
 	  exec honcho --procfile Procfile.dev start mail web worker scheduler; \
 	else exec honcho --procfile Procfile.dev start; fi
 
-test: $(VENV)/.installed-dev redis-server
-	APP_ENV=testing $(BIN)/pytest
+# The whole suite twice: on SQLite, then on a PostgreSQL server started for the run (tests/postgres.py).
+test: test-sqlite test-postgres
 
-bench: $(VENV)/.installed-dev redis-server
+test-sqlite: $(VENV)/.installed-dev test-packages
+	APP_ENV=testing $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(VENV)/.installed-dev test-packages
+	APP_ENV=testing $(BIN)/python -m tests.postgres $(BIN)/pytest $(PYTEST_ARGS)
+
+# The edit-and-test loop: every test that starts no Procfile process, browser or database server (under a minute).
+check: $(VENV)/.installed-dev run-packages
+	APP_ENV=testing $(BIN)/pytest -m "not processes" -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev run-packages
 	$(BIN)/python -m bench
 
 clean:
