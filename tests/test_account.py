@@ -8,7 +8,6 @@ from tests.helpers import (
     confirm,
     deliver,
     events,
-    hidden_inputs,
     link_in,
     login,
     outbox,
@@ -148,10 +147,23 @@ def test_an_address_taken_before_the_link_is_used_is_refused_with_409(app, clien
     me = logged_in(app)
     post_form(me, "/account/email", email="carol@example.com", current_password=PASSWORD)
     path = link_in(deliver(run_jobs, mailbox, count=2)[1])
-    register(app.test_client(), username="carol", email="carol@example.com")
+    register_verified(app.test_client(), run_jobs, mailbox, username="carol", email="carol@example.com")
     refused = confirm(me, path)
     assert refused.status_code == 409 and "carol@example.com" in page_of(refused)
     assert sorted(u.email for u in users(app)) == ["alice@example.com", "carol@example.com"]
+
+
+def test_an_unverified_sign_up_does_not_keep_the_address_from_its_owner(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    register(app.test_client(), username="squatter", email="mine@example.com")  # never confirmed
+    deliver(run_jobs, mailbox, count=2)
+    mailbox.reset()
+    me = logged_in(app)
+    post_form(me, "/account/email", email="mine@example.com", current_password=PASSWORD)
+    mail = deliver(run_jobs, mailbox)[0]
+    assert mail.recipients == ["mine@example.com"] and mail.subject == "Confirm your new email address"
+    assert confirm(me, link_in(mail)).status_code == 303
+    assert [(u.username, u.email) for u in users(app)] == [("alice", "mine@example.com")]
 
 
 def test_tampered_email_link_gets_a_friendly_page(client):

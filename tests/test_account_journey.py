@@ -95,7 +95,7 @@ def test_account_lifecycle_against_the_procfile_processes(site, mailbox):
 
     # Deletion: the account is gone and the address gets a confirmation.
     me = logged_in(base, "moved@example.com", NEW_PASSWORD)
-    status, headers, _ = me.submit("/account/delete", current_password=NEW_PASSWORD)
+    status, _, _ = me.submit("/account/delete", current_password=NEW_PASSWORD)
     assert status == 303 and not opens_account(me)
     assert "your account is deleted" in mail_to(mailbox, "moved@example.com", "Your account is deleted")
     status, _, _ = Visitor(base).submit("/auth/login", login="moved@example.com", password=NEW_PASSWORD)

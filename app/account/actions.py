@@ -24,11 +24,11 @@ def change_password(user, password):
 def request_email_change(user, new_email):
     """A link to the new address; nothing changes until it is used.
 
-    An address that already belongs to an account gets a mail saying so instead, and the page says the
-    same in both cases: the form does not tell who has an account.
+    An address that already belongs to a verified account gets a mail saying so instead, and the page
+    says the same in both cases: the form does not tell who has an account.
     """
     owner = find_by_email(new_email)
-    if owner is not None:
+    if owner is not None and owner.is_verified:
         row = compose("email_in_use", owner.email, "Someone tried to use your address", "email_in_use",
                       user=owner, login_url=absolute_url("auth.login"))
     else:
@@ -41,12 +41,18 @@ def request_email_change(user, new_email):
 
 
 def confirm_email_change(user, new_email):
-    """Move the account to new_email; False when another account took that address since the link was sent.
+    """Move the account to new_email; False when a verified account took that address since the link was sent.
 
-    The old address is told, and every session ends: whoever changed the address must log in again.
+    An unverified sign-up with that address gives way, as it does to a newer sign-up: the link proves
+    that the mailbox belongs to this account's owner. The old address is told, and every other session
+    ends.
     """
-    if find_by_email(new_email) is not None:
+    squatter = find_by_email(new_email)
+    if squatter is not None and squatter.is_verified:
         return False
+    if squatter is not None:
+        db.session.delete(squatter)
+        db.session.flush()  # the address is free before the account takes it
     old_email, user.email = user.email, new_email
     sessions.end_all(user)
     Event.record(Event.EMAIL_CHANGED, user=user)
