@@ -1,6 +1,7 @@
 """Configuration from environment variables: one class per APP_ENV, production when unset."""
 import os
 import zoneinfo
+from datetime import timedelta
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 INSTANCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
@@ -90,6 +91,8 @@ class Config:
         self.CAPTCHA_TTL_SECONDS = env_int("CAPTCHA_TTL_SECONDS", 300, minimum=10)
         self.VERIFY_TOKEN_MAX_AGE = env_int("VERIFY_TOKEN_MAX_AGE", 48 * 3600, minimum=60)
         self.RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 3600, minimum=60)
+        self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30, minimum=1)
+        self.REMEMBER_COOKIE_DURATION = timedelta(days=self.REMEMBER_DAYS)  # Flask-Login's "keep me logged in"
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
         self.validate()
 

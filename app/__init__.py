@@ -56,6 +56,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def register_blueprints(app):
+    from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.captcha import bp as captcha_bp
@@ -63,6 +64,7 @@ def register_blueprints(app):
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(captcha_bp, url_prefix="/captcha")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 

@@ -1,4 +1,5 @@
 """Database models: users, the mail outbox, the event log and the daily statistics it feeds."""
+import secrets
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -10,6 +11,10 @@ from app.extensions import db, login_manager
 def utcnow():
     """Naive UTC, the one form both SQLite and PostgreSQL columns round-trip unchanged."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_session_token():
+    return secrets.token_urlsafe(32)
 
 
 class User(UserMixin, db.Model):
@@ -24,6 +29,9 @@ class User(UserMixin, db.Model):
     # The one-time code from the verification mail, stored hashed, with its own attempt budget.
     verify_code_hash = db.Column(db.String(255))
     verify_code_attempts = db.Column(db.Integer, nullable=False, default=0)
+    # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
+    # a new value makes every cookie issued for the account worthless (app/sessions.py).
+    session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
 
     __table_args__ = (
         # Uniqueness is case-insensitive; the displayed spelling is kept as typed.
@@ -36,13 +44,19 @@ class User(UserMixin, db.Model):
     def is_verified(self):
         return self.verified_at is not None
 
+    def get_id(self):
+        return self.session_token
+
     def __repr__(self):
         return f"<User {self.id} {self.username}>"
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_token):
+    """The account whose current session token the cookie names; an old token (rotated since) names no one."""
+    if not session_token or len(session_token) > 64:
+        return None
+    return db.session.scalar(db.select(User).where(User.session_token == session_token))
 
 
 class OutboxMail(db.Model):
@@ -85,6 +99,9 @@ class Event(db.Model):
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     CAPTCHA_FAILED = "captcha_failed"
+    PASSWORD_CHANGED = "password_changed"
+    EMAIL_CHANGED = "email_changed"
+    ACCOUNT_DELETED = "account_deleted"
 
     id = db.Column(db.Integer, primary_key=True)
     kind = db.Column(db.String(32), nullable=False)

@@ -30,7 +30,7 @@ def seed(path, day, events):
         created = start + timedelta(seconds=rng.uniform(0, 86399))
         verified = created + timedelta(seconds=rng.uniform(30, 7200)) if rng.random() < 0.6 else None
         users.append((i, f"user{i}", f"user{i}@bench.test", "argon2-placeholder", 0, created.strftime(STAMP),
-                      verified and verified.strftime(STAMP), 0))
+                      verified and verified.strftime(STAMP), 0, f"bench-session-{i}"))
         rows.append(("registered", i, created.strftime(STAMP), DETAIL))
     while len(rows) < events:
         kind = rng.choice(kinds)
@@ -40,7 +40,8 @@ def seed(path, day, events):
     connection = sqlite3.connect(path)
     with connection:
         connection.executemany("INSERT INTO user (id, username, email, password_hash, is_admin, created_at, "
-                               "verified_at, verify_code_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", users)
+                               "verified_at, verify_code_attempts, session_token) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", users)
         connection.executemany("INSERT INTO event (kind, user_id, created_at, detail) VALUES (?, ?, ?, ?)", rows)
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()

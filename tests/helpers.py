@@ -70,7 +70,7 @@ def register_verified(client, run_jobs, mailbox, **kwargs):
 # Mail.
 
 def link_in(mail):
-    return re.search(r"http://localhost:5000(/auth/(?:verify|reset)/\S+)", mail.text).group(1)
+    return re.search(r"http://localhost:5000(/(?:auth/verify|auth/reset|account/email)/\S+)", mail.text).group(1)
 
 
 def code_in(mail):

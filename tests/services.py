@@ -174,3 +174,17 @@ class SmtpSink:
             self.controller.stop()
             self.controller = None
         wait_until(lambda: not port_open(self.port), timeout=10, message="mail sink stopped")
+
+
+def start_site(env, log_dir, names):
+    """The release step, then the named Procfile processes on a free port: (base URL, processes).
+
+    BASE_URL points at that port, so the links in mail lead back to this site.
+    """
+    port = free_port()
+    env = {**env, "BASE_URL": f"http://127.0.0.1:{port}"}
+    if Process("release", env, log_dir).run() != 0:
+        raise RuntimeError("the release step failed")
+    processes = [Process(name, {**env, "PORT": str(port)}, log_dir).start() for name in names]
+    wait_until(lambda: port_open(port), timeout=30, message="web listening")
+    return f"http://127.0.0.1:{port}", processes

@@ -4,26 +4,16 @@ import re
 import pytest
 
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, Visitor, hidden_inputs
-from tests.services import Process, free_port, port_open, wait_until
+from tests.services import start_site
 
 pytestmark = pytest.mark.processes
 
 PASSWORD = "journey passphrase 42"
-def start_site(app_env, tmp_path, names):
-    """release, then the named Procfile processes, with only the contract environment."""
-    port = free_port()
-    env = {**app_env, "BASE_URL": f"http://127.0.0.1:{port}"}
-    assert Process("release", env, str(tmp_path)).run() == 0
-    processes = [Process(name, {**env, "PORT": str(port)}, str(tmp_path)).start() for name in names]
-    wait_until(lambda: port_open(port), timeout=30, message="web listening")
-    return f"http://127.0.0.1:{port}", processes
-
-
 @pytest.fixture
 def site(app_env, tmp_path):
     processes = []
     try:
-        base, processes = start_site(app_env, tmp_path, ("web", "worker"))
+        base, processes = start_site(app_env, str(tmp_path), ("web", "worker"))
         yield base, processes
     finally:
         for process in processes:
@@ -35,7 +25,7 @@ def web(app_env, tmp_path):
     """The browser test needs no worker: the page, the captcha and the redirect are all the web's."""
     processes = []
     try:
-        base, processes = start_site(app_env, tmp_path, ("web",))
+        base, processes = start_site(app_env, str(tmp_path), ("web",))
         yield base
     finally:
         for process in processes:

@@ -2,6 +2,7 @@
 from flask import current_app
 from sqlalchemy import func, or_, select
 
+from app import sessions
 from app.auth import passwords, throttle, tokens
 from app.extensions import db
 from app.mail import absolute_url, compose
@@ -100,10 +101,23 @@ def verify_code(email, code):
 
 
 def reset_password(user, password):
-    """A new hash retires the reset link; the link came through the mailbox, so the address is verified too."""
+    """A new hash retires the reset link; the link came through the mailbox, so the address is verified too.
+
+    Every session of the account ends (whoever knew the old password is out) and the owner is told.
+    """
     user.password_hash = passwords.hash_password(password)
     mark_verified(user)
+    sessions.end_all(user)
+    Event.record(Event.PASSWORD_CHANGED, user=user, detail="reset")
+    row = password_notice(user, reset=True)
     db.session.commit()
+    enqueue_mail(row.id)
+
+
+def password_notice(user, reset):
+    """Sent after every change of password, so an owner who did not make it can take the account back."""
+    return compose("password_changed", user.email, "Your password was changed", "password_changed", user=user,
+                   reset=reset, forgot_url=absolute_url("auth.forgot"))
 
 
 def authenticate(login, password):

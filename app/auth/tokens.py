@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app.extensions import db
 from app.models import User
 
-VERIFY, RESET = "verify", "reset"
+VERIFY, RESET, EMAIL = "verify", "reset", "email"
 CODE_ATTEMPTS = 5
 
 
@@ -19,7 +19,7 @@ def _serializer(purpose):
 
 
 def _max_age(purpose):
-    return current_app.config["VERIFY_TOKEN_MAX_AGE" if purpose == VERIFY else "RESET_TOKEN_MAX_AGE"]
+    return current_app.config["RESET_TOKEN_MAX_AGE" if purpose == RESET else "VERIFY_TOKEN_MAX_AGE"]
 
 
 def _state(user, purpose):
@@ -27,8 +27,11 @@ def _state(user, purpose):
 
     Hashed, so the token (base64, readable by anyone) carries neither the address nor the hash itself.
     Verify also binds the password hash, so registering again (new password) retires older links.
+    A change of address binds the current address and password: using one link retires the others.
     """
-    if purpose == VERIFY:
+    if purpose == EMAIL:
+        material = f"{user.email.lower()}|{user.password_hash}"
+    elif purpose == VERIFY:
         material = f"{user.email.lower()}|{user.verified_at}|{user.password_hash}"
     else:
         material = user.password_hash
@@ -49,6 +52,23 @@ def load_token(token, purpose):
     if user is None or not hmac.compare_digest(str(state), _state(user, purpose)):
         return None
     return user
+
+
+def make_email_token(user, new_email):
+    """The link that moves the account to new_email: signed, so the address in it cannot be swapped."""
+    return _serializer(EMAIL).dumps([user.id, _state(user, EMAIL), new_email])
+
+
+def load_email_token(token):
+    """(user, new address) while the link is valid for the account as it is now, else (None, None)."""
+    try:
+        user_id, state, new_email = _serializer(EMAIL).loads(token, max_age=_max_age(EMAIL))
+        user = db.session.get(User, int(user_id))
+    except (BadSignature, TypeError, ValueError):
+        return None, None
+    if user is None or not hmac.compare_digest(str(state), _state(user, EMAIL)):
+        return None, None
+    return user, str(new_email)
 
 
 def _code_digest(user, issued, code):

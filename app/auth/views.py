@@ -2,10 +2,11 @@
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
+from app import sessions
 from app.auth import accounts, bp, tokens
 from app.auth.forms import CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
 from app.captcha import store
@@ -125,9 +126,8 @@ def login():
     if form.validate_on_submit():
         user, reason = accounts.authenticate(form.login.data, form.password.data)
         if reason is None:
-            login_user(user, remember=form.remember.data)
-            session.pop("pending_email", None)
-            return redirect(local_path(request.args.get("next")) or url_for("main.account"), code=303)
+            sessions.start(user, remember=form.remember.data)
+            return redirect(local_path(request.args.get("next")) or url_for("account.index"), code=303)
         if reason == "throttled":
             form.password.errors.append("Too many failed attempts: wait a quarter of an hour, or reset your password.")
             return render_template("auth/login.html", form=form), 429
@@ -143,8 +143,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         Event.record(Event.LOGOUT, user=current_user._get_current_object())
-        db.session.commit()
-        logout_user()
+        sessions.log_out(current_user._get_current_object())
         flash("You are logged out.", "info")
     return see_other("main.index")
 

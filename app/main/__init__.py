@@ -1,4 +1,4 @@
-"""Home page, the account page and the health check."""
+"""Home page and the health check."""
 from flask import Blueprint
 
 bp = Blueprint("main", __name__)

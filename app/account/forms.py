@@ -1,0 +1,54 @@
+"""Forms of the account pages; each asks for the current password before it changes anything that matters."""
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.auth import passwords
+from app.auth.forms import check_new_password, email_field, new_password_fields
+
+
+def current_password_field():
+    return PasswordField("Your current password", validators=[DataRequired("Enter your current password."),
+                                                               Length(max=128)],
+                         render_kw={"autocomplete": "current-password", "maxlength": 128})
+
+
+class AccountForm(FlaskForm):
+    """A form about one account: its current password must be typed (a borrowed session is not enough)."""
+
+    current_password = current_password_field()
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def validate_current_password(self, field):
+        if not passwords.verify_password(self.user.password_hash, field.data):
+            raise ValidationError("This is not your current password.")
+
+
+class PasswordForm(AccountForm):
+    password, confirm = new_password_fields()
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.password.label.text, self.confirm.label.text = "New password", "Repeat the new password"
+
+    def validate_password(self, field):
+        check_new_password(field.data, self.user.username, self.user.email)
+
+
+class EmailForm(AccountForm):
+    email = email_field(autofocus=True)
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.email.label.text = "New email address"
+
+    def validate_email(self, field):
+        if field.data.lower() == self.user.email.lower():
+            raise ValidationError("This is already your address.")
+
+
+class DeleteForm(AccountForm):
+    """Only the password: deleting is one deliberate step, confirmed by mail afterwards."""

@@ -1,0 +1,107 @@
+"""One person's account over HTTP against the Procfile's web and worker: sessions end, mail arrives."""
+import re
+
+import pytest
+
+from tests.helpers import Visitor, hidden_inputs
+from tests.services import start_site
+
+pytestmark = pytest.mark.processes
+
+PASSWORD, NEW_PASSWORD = "journey passphrase 42", "another journey phrase 7"
+
+
+@pytest.fixture
+def site(app_env, tmp_path):
+    processes = []
+    try:
+        base, processes = start_site(app_env, str(tmp_path), ("web", "worker"))
+        yield base, processes
+    finally:
+        for process in processes:
+            process.stop(timeout=5)
+
+
+def mail_to(mailbox, address, subject):
+    """Wait for the mail with this subject to this address; return its text."""
+    def found(messages):
+        return [m for m in messages if m.recipients == [address] and m.subject == subject]
+    mailbox.wait_for(found, timeout=30)
+    return found(mailbox.messages)[-1].text
+
+
+def path_in(base, text, prefix):
+    return re.search(re.escape(base) + r"(" + re.escape(prefix) + r"\S+)", text).group(1)
+
+
+def copy_of(visitor):
+    """Someone holding copies of every cookie the visitor has now, session and remember cookie alike."""
+    thief = Visitor(visitor.base)
+    for cookie in visitor.cookies:
+        thief.cookies.set_cookie(cookie)
+    assert {c.name for c in thief.cookies} >= {"session", "remember_token"}
+    return thief
+
+
+def opens_account(visitor):
+    return visitor.request("/account")[0] == 200
+
+
+def logged_in(base, login, password):
+    visitor = Visitor(base)
+    status, headers, _ = visitor.submit("/auth/login", login=login, password=password, remember="y")
+    assert status == 303 and headers["Location"].endswith("/account"), status
+    return visitor
+
+
+def confirm(visitor, path):
+    status, _, page = visitor.request(path)
+    assert status == 200, status
+    return visitor.request(path, hidden_inputs(page))
+
+
+def test_account_lifecycle_against_the_procfile_processes(site, mailbox):
+    base, processes = site
+    me = Visitor(base)
+    status, _, _ = me.submit("/auth/register", username="journey", email="journey@example.com",
+                             password=PASSWORD, confirm=PASSWORD, captcha="PASSED")
+    assert status == 303
+    assert confirm(me, path_in(base, mail_to(mailbox, "journey@example.com", "Confirm your email address"),
+                               "/auth/verify/"))[0] == 303
+
+    # A password change: the other device and a copy of this one's old cookies are out; this one stays.
+    me, phone = logged_in(base, "journey", PASSWORD), logged_in(base, "journey", PASSWORD)
+    thief = copy_of(me)
+    assert opens_account(thief)
+    status, _, _ = me.submit("/account/password", current_password=PASSWORD, password=NEW_PASSWORD,
+                             confirm=NEW_PASSWORD)
+    assert status == 303 and opens_account(me)
+    assert not opens_account(phone) and not opens_account(thief)
+    assert "changed on your account page" in mail_to(mailbox, "journey@example.com", "Your password was changed")
+
+    # A new address: nothing changes until the link mailed there is used; the old address is told.
+    status, _, _ = me.submit("/account/email", email="moved@example.com", current_password=NEW_PASSWORD)
+    assert status == 303
+    link = path_in(base, mail_to(mailbox, "moved@example.com", "Confirm your new email address"), "/account/email/")
+    assert "journey@example.com" in me.request("/account")[2]
+    assert confirm(Visitor(base), link)[0] == 303
+    assert "moved@example.com" in mail_to(mailbox, "journey@example.com", "Your email address was changed")
+    assert not opens_account(me)
+
+    # Logging out makes copies of both cookies worthless.
+    me = logged_in(base, "moved@example.com", NEW_PASSWORD)
+    thief = copy_of(me)
+    status, _, page = me.request("/account")
+    assert me.request("/auth/logout", hidden_inputs(page))[0] == 303
+    assert not opens_account(me) and not opens_account(thief)
+
+    # Deletion: the account is gone and the address gets a confirmation.
+    me = logged_in(base, "moved@example.com", NEW_PASSWORD)
+    status, _, _ = me.submit("/account/delete", current_password=NEW_PASSWORD)
+    assert status == 303 and not opens_account(me)
+    assert "your account is deleted" in mail_to(mailbox, "moved@example.com", "Your account is deleted")
+    status, _, _ = Visitor(base).submit("/auth/login", login="moved@example.com", password=NEW_PASSWORD)
+    assert status == 400
+
+    assert all(code < 500 for _, code in me.statuses), me.statuses
+    assert all("Traceback" not in process.log() for process in processes)

@@ -1,0 +1,65 @@
+"""Migration 0002 upgrades a database that already holds accounts, on SQLite and on PostgreSQL."""
+import uuid
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from app import create_app
+from app.auth.passwords import hash_password
+from app.extensions import db
+from tests.helpers import PASSWORD, login
+
+INITIAL = "f0d818fa76c3"
+INSERT_USER = text('INSERT INTO "user" (username, email, password_hash, is_admin, created_at, verified_at, '
+                   'verify_code_attempts) VALUES (:name, :email, :hash, :admin, :at, :at, 0)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.processes)])
+def old_app(request, app_env, monkeypatch, tmp_path):
+    """An app on a database still at the initial schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(f"upgrade_{uuid.uuid4().hex[:8]}")
+    for name, value in {**app_env, "DATABASE_URL": url}.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    with app.app_context():
+        upgrade(revision=INITIAL)
+    return app
+
+
+def test_upgrade_gives_existing_accounts_working_session_tokens(old_app):
+    with old_app.app_context():
+        for name in ("alice", "bob"):
+            db.session.execute(INSERT_USER, {"name": name, "email": f"{name}@example.com", "admin": False,
+                                             "hash": hash_password(PASSWORD), "at": "2026-11-01 10:00:00"})
+        db.session.execute(text("INSERT INTO event (kind, user_id, created_at) VALUES ('login_ok', 1, :at)"),
+                           {"at": "2026-11-01 10:00:00"})
+        db.session.commit()
+        upgrade()
+        tokens = db.session.execute(text('SELECT session_token FROM "user"')).scalars().all()
+        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        # The table rebuild kept what refers to it and what it enforces.
+        assert db.session.execute(text("SELECT user_id FROM event")).scalar() == 1
+        for name, token in (("ALICE", "another"), ("carol", tokens[0]), ("dave", None)):
+            with pytest.raises(IntegrityError):
+                db.session.execute(text('INSERT INTO "user" (username, email, password_hash, is_admin, created_at, '
+                                        'verify_code_attempts, session_token) VALUES (:n, :e, :h, :a, :at, 0, :t)'),
+                                   {"n": name, "e": f"{name}@new.example", "h": "x", "a": False,
+                                    "at": "2026-11-01 10:00:00", "t": token})
+            db.session.rollback()
+    client = old_app.test_client()
+    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+
+
+def test_downgrade_and_upgrade_again(old_app):
+    with old_app.app_context():
+        upgrade()
+        downgrade(revision=INITIAL)
+        upgrade()
+        with pytest.raises(IntegrityError):  # NOT NULL again after the round trip
+            db.session.execute(INSERT_USER, {"name": "eve", "email": "eve@example.com", "admin": False,
+                                             "hash": "x", "at": "2026-11-01 10:00:00"})

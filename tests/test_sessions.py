@@ -1,0 +1,128 @@
+"""Sessions that end: cookies copied before a logout, a password change or a reset open nothing after it."""
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+from app.extensions import db
+from app.models import User
+from tests.helpers import (
+    PASSWORD,
+    deliver,
+    hidden_inputs,
+    link_in,
+    login,
+    post_form,
+    register_verified,
+)
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def logged_in(app, remember=False):
+    """A client logged in as alice; registers her on first use."""
+    client = app.test_client()
+    assert login(client, remember="y" if remember else "").status_code == 303
+    return client
+
+
+def copy_of(app, client, names=("session", "remember_token")):
+    """A fresh client holding copies of the named cookies, as someone who stole them would."""
+    thief = app.test_client()
+    for name in names:
+        cookie = client.get_cookie(name)
+        if cookie is not None:
+            thief.set_cookie(name, cookie.value)
+    return thief
+
+
+def opens_account(client):
+    return client.get("/account").status_code == 200
+
+
+def log_out(client):
+    page = client.get("/account").get_data(as_text=True)
+    assert client.post("/auth/logout", data=hidden_inputs(page)).status_code == 303
+
+
+def test_cookies_name_the_session_token_not_the_user_id(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    login(client)
+    with client.session_transaction() as session:
+        user_id = session["_user_id"]
+    with app.app_context():
+        user = db.session.scalar(db.select(User))
+        assert user_id == user.session_token and len(user_id) >= 40 and user_id != str(user.id)
+
+
+def test_login_starts_a_fresh_session_with_a_new_csrf_token(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+    before = hidden_inputs(client.get("/auth/login").get_data(as_text=True))["csrf_token"]
+    assert login(client).status_code == 303
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 400  # the old token is spent
+    assert opens_account(client)
+
+
+def test_session_and_remember_cookies_copied_before_logout_are_dead_after_it(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    client = logged_in(app, remember=True)
+    session_copy, remember_copy = copy_of(app, client, ["session"]), copy_of(app, client, ["remember_token"])
+    assert opens_account(session_copy) and opens_account(remember_copy)  # the copies work while logged in
+    log_out(client)
+    assert not opens_account(client)
+    assert not opens_account(session_copy) and not opens_account(remember_copy)
+    assert not opens_account(copy_of(app, session_copy))  # nor does a copy of what the copies hold now
+
+
+def test_logging_out_ends_the_other_sessions_too(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    laptop, phone = logged_in(app), logged_in(app, remember=True)
+    log_out(laptop)
+    assert not opens_account(phone)
+    assert opens_account(logged_in(app))  # logging in again works at once
+
+
+def test_a_password_reset_ends_every_session_and_sends_a_notice(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    victim = logged_in(app, remember=True)
+    session_copy, remember_copy = copy_of(app, victim, ["session"]), copy_of(app, victim, ["remember_token"])
+    post_form(app.test_client(), "/auth/forgot", email="alice@example.com")
+    path = link_in(deliver(run_jobs, mailbox, count=2)[1])
+    assert post_form(app.test_client(), path, password=NEW_PASSWORD, confirm=NEW_PASSWORD).status_code == 303
+    assert not any(opens_account(c) for c in (victim, session_copy, remember_copy))
+    notice = deliver(run_jobs, mailbox, count=3)[2]
+    assert notice.recipients == ["alice@example.com"] and notice.subject == "Your password was changed"
+    assert "reset through a link" in notice.text and "/auth/forgot" in notice.text
+    assert login(app.test_client(), password=PASSWORD).status_code == 400
+    assert login(app.test_client(), password=NEW_PASSWORD).status_code == 303
+
+
+def test_remember_me_lasts_thirty_days_by_default(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    assert remember_days(login(app.test_client(), remember="y")) == 30
+
+
+def test_remember_days_comes_from_the_environment(make_app, mailbox, run_jobs):
+    app = make_app(REMEMBER_DAYS="3")
+    client = app.test_client()
+    register_verified(client, run_jobs, mailbox)
+    assert remember_days(login(client, remember="y")) == 3
+
+
+def remember_days(response):
+    """Whole days until the remember cookie set by this response expires."""
+    [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("remember_token=")]
+    expires = parsedate_to_datetime(header.split("Expires=")[1].split(";")[0])
+    return round((expires - datetime.now(timezone.utc)) / timedelta(days=1))
+
+
+def test_pages_behind_login_are_not_stored_by_caches(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    assert "no-store" not in client.get("/auth/login").headers.get("Cache-Control", "")
+    login(client)
+    for path in ("/account", "/account/password", "/account/email", "/account/sessions", "/account/delete", "/"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
