@@ -1,5 +1,6 @@
 """The account's own settings under /account: password, address, sessions and deletion."""
-from flask import Blueprint, g
+from flask import Blueprint, request
+from flask_login import current_user
 
 bp = Blueprint("account", __name__)
 
@@ -8,11 +9,9 @@ bp = Blueprint("account", __name__)
 def no_store_for_signed_in(response):
     """A page built for a logged-in user holds their data: no browser or proxy cache may keep it.
 
-    g._login_user is Flask-Login's record of the user this request looked at; a request that never
-    looked (a stylesheet) is left cacheable.
+    Static files stay cacheable, and a response that chose its own caching (a public picture) keeps it.
     """
-    user = g.get("_login_user")
-    if user is not None and user.is_authenticated:
+    if request.endpoint != "static" and "Cache-Control" not in response.headers and current_user.is_authenticated:
         response.headers["Cache-Control"] = "no-store"
     return response
 
