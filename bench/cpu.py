@@ -36,7 +36,7 @@ def run_captcha(table, runs, quick):
     else:
         table.add("captcha", "app.captcha.image.render, 160×60 PNG: ms per image",
                   median(ms_per_call(lambda: render(TEXT, seed="bench"), n) for _ in range(runs)), "{:.2f}")
-    python = venv.ensure()
+    python = venv.CELERY.ensure()
     if python is None:
         table.missing("captcha", "`captcha` library (reference)", "not available (bench venv could not be built)")
         return

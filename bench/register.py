@@ -6,7 +6,7 @@ import time
 from bench.load import Browser
 from bench.report import percentile
 from bench.stack import Stack
-from tests.conftest import hidden_inputs
+from tests.helpers import hidden_inputs
 
 SETTINGS = ((1, 0.0), (20, 0.0), (1, 2.0), (20, 2.0))  # (concurrent clients, seconds the SMTP sink waits)
 

@@ -53,7 +53,7 @@ def versions(names, python=None):
 def machine_lines():
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
     app = versions(PACKAGES)
-    bench = versions(BENCH_PACKAGES, venv.PYTHON) if os.path.exists(venv.PYTHON) else {}
+    bench = versions(BENCH_PACKAGES, venv.CELERY.python) if os.path.exists(venv.CELERY.python) else {}
     return [
         f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu_model()}, "
