@@ -1,6 +1,5 @@
 """The image captcha: PNG drawing, single-use answers in Redis, test mode, and failing closed without Redis."""
 import io
-import time
 
 from PIL import Image
 from redis import Redis
@@ -115,10 +114,3 @@ def test_redis_down_fails_closed_with_a_friendly_503(make_app):
     assert count(down, User) == 0
     assert client.get(f"/captcha/{fields['captcha_id']}.png").status_code == 503
 
-
-def test_drawing_is_fast():
-    start = time.perf_counter()
-    for n in range(100):
-        image.render("ACE47", seed=n)
-    per_image = (time.perf_counter() - start) / 100
-    assert per_image < 0.015, f"{per_image * 1000:.1f} ms per captcha"  # ~2 ms here; bound allows a busy CI
