@@ -19,12 +19,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
-# A redis-server binary on PATH: Debian's package when we may install it, else a one-line instruction.
+# redis-server and espeak-ng (the captcha's audio) on PATH: Debian's packages when we may install them,
+# else a one-line instruction.
 redis-server:
-	@command -v redis-server >/dev/null || { \
+	@{ command -v redis-server && command -v espeak-ng; } >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else echo "redis-server is not on PATH: install it (Debian: sudo apt-get install redis-server; macOS: brew install redis)" >&2; exit 1; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server espeak-ng >/dev/null; \
+	  else echo "redis-server or espeak-ng is not on PATH: install them (Debian: sudo apt-get install redis-server espeak-ng; macOS: brew install redis espeak-ng)" >&2; exit 1; fi; }
 
 # Web on :5000, worker, scheduler, a console mail sink on :1025 and Redis on :6379 (unless one already runs).
 run: $(VENV)/.installed redis-server
