@@ -4,7 +4,8 @@ Each attempt is what a bot does: GET /auth/register from gunicorn (production co
 fetch the picture, let ddddocr read it, POST the form with that reading; a 303 is a pass. Three
 set-ups: DdddOcr(), DdddOcr(beta=True), and DdddOcr() after grayscale, threshold and a median filter.
 A control row sends the stored answer through the same loop, so a low pass rate cannot come from a
-broken loop. `ocr-offline` skips HTTP (render in-process, read at once): the quick loop for trying designs.
+broken loop. `ocr-offline` skips HTTP (render in-process, read at once): the quick loop for trying designs;
+it also shows what a bot adapted to this design reads.
 """
 import base64
 import os
@@ -20,6 +21,8 @@ from tests.services import ROOT
 
 SETUPS = {"plain": "DdddOcr()", "beta": "DdddOcr(beta=True)",
           "preprocessed": "DdddOcr() after grayscale, mean threshold, 3×3 median"}
+# Not a goal, a limit: a bot written against this design (README, "The captcha").
+ADAPTED = "DdddOcr() after a 5×5 max filter that erases outlines (targets this design; not a goal)"
 
 
 class Solver:
@@ -93,7 +96,7 @@ def run_ocr_offline(table, runs, quick):
     challenges = [(image.random_text(rng=rng), secrets.token_urlsafe(16)) for _ in range(n)]
     pictures = [(text, image.render(text, seed=seed)) for text, seed in challenges]
     with Solver() as ocr:
-        for setup, label in SETUPS.items():
+        for setup, label in {**SETUPS, "adapted": ADAPTED}.items():
             read = sum(ocr.guess(setup, png) == text for text, png in pictures)
             table.add("ocr-offline", f"ddddocr 1.6.1 {label}, pictures read right in-process",
                       (read, n, 100 * read / n), "{} / {} = {:.1f}%")
