@@ -39,6 +39,19 @@ def test_image_is_a_png_that_is_never_cached(client):
     assert client.get(f"/captcha/{challenge_id}.png").data == response.data  # same id, same picture
 
 
+def test_answer_and_decoy_inks_look_alike_in_grayscale():
+    for answer_ink, decoy_ink in image.INKS:
+        answer, decoy = (Image.new("RGB", (1, 1), ink).convert("L").getpixel((0, 0)) for ink in (answer_ink, decoy_ink))
+        assert abs(answer - decoy) <= 1 and answer_ink != decoy_ink
+
+
+def test_every_picture_draws_answer_and_decoys_in_their_two_inks():
+    for seed in range(20):
+        picture = Image.open(io.BytesIO(image.render("ACE47", seed=seed)))
+        colours = {colour for _, colour in picture.getcolors(maxcolors=picture.width * picture.height)}
+        assert any(answer in colours and decoy in colours for answer, decoy in image.INKS), seed
+
+
 def test_unknown_or_expired_image_is_a_404(client):
     assert client.get("/captcha/no-such-id.png").status_code == 404
 

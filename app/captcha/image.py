@@ -16,12 +16,12 @@ ALPHABET = "ACEFHKMNPRTWXY3479"
 LENGTH = 5
 WIDTH, HEIGHT = 270, 80
 BACKGROUND = (246, 244, 238)
-# Pairs of inks with the same ITU-R 601 luminance (what Image.convert("L") computes): answer ink, decoy ink.
+# Pairs of inks (answer, decoy) whose ITU-R 601 luminance, what Image.convert("L") computes, is within 1 level.
 INKS = (
-    ((20, 60, 170), (160, 20, 0)),    # blue / red, L 60 / 60
-    ((10, 90, 40), (150, 10, 150)),   # green / purple, L 60 / 68
-    ((120, 30, 150), (30, 95, 60)),   # purple / green, L 70 / 70
-    ((150, 20, 20), (20, 70, 150)),   # red / blue, L 60 / 64
+    ((20, 60, 170), (160, 20, 0)),    # blue / red
+    ((10, 90, 40), (135, 8, 135)),    # green / purple
+    ((120, 30, 150), (30, 95, 60)),   # purple / green
+    ((150, 20, 20), (20, 62, 150)),   # red / blue
 )
 
 
