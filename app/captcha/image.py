@@ -69,7 +69,7 @@ def _wave_mesh(rng):
     return mesh
 
 
-def _layout(text, rng):
+def layout(text, rng):
     """The answer's characters in order, with two or three decoys slipped in between or around them."""
     slots = [(char, False) for char in text]
     for _ in range(rng.choice((2, 3))):
@@ -82,7 +82,7 @@ def render(text, seed=None):
     rng = random.Random(seed)
     answer_ink, decoy_ink = rng.choice(INKS)
     masks = {False: Image.new("L", (WIDTH, HEIGHT), 0), True: Image.new("L", (WIDTH, HEIGHT), 0)}
-    glyphs = [(_glyph(char, hollow, rng), hollow) for char, hollow in _layout(text, rng)]
+    glyphs = [(_glyph(char, hollow, rng), hollow) for char, hollow in layout(text, rng)]
     # Neighbouring glyphs touch, so there is no clean gap to split them at; crowd them more if they would not fit.
     widths = sum(g.width for g, _ in glyphs)
     overlap = max(6, -(-(widths - WIDTH + 8) // (len(glyphs) - 1)))
