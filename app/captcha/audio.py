@@ -38,6 +38,8 @@ def _clip(char, language):
     except (OSError, subprocess.SubprocessError) as exc:
         raise AudioUnavailable(f"espeak-ng could not speak {char!r}: {exc}") from exc
     # espeak-ng streams to stdout, so its header gives no length: the samples are what follows "data".
+    if wav.find(b"data") < 0:
+        raise AudioUnavailable(f"espeak-ng wrote no WAV for {char!r}")
     start = wav.find(b"data") + 8
     samples = array("h", wav[start:start + (len(wav) - start) // 2 * 2])
     loud = [i for i, value in enumerate(samples) if abs(value) > 300]
@@ -64,7 +66,11 @@ def _noise_bank():
 
 
 def speak(text, language="en", seed=None):
-    """WAV bytes saying text character by character; the same seed gives the same sound in a process, as the same id gives the same picture."""
+    """WAV bytes saying text character by character.
+
+    The same seed gives the same sound within a process, as the same id gives the same picture: replaying
+    a challenge teaches a listener (or a recogniser) nothing new.
+    """
     if language not in VOICES:
         raise ValueError(f"no voice for language {language!r}")
     rng = random.Random(seed)
