@@ -1,6 +1,7 @@
 """The image captcha: PNG drawing, single-use answers in Redis, test mode, and failing closed without Redis."""
 import io
 import random
+import re
 
 from PIL import Image
 from redis import Redis
@@ -113,6 +114,12 @@ def test_new_picture_button_keeps_what_was_typed(app, redis_server, client):
     assert hidden_inputs(page)["captcha_id"] != fields["captcha_id"]
     assert not Redis.from_url(redis_server.url).exists(f"captcha:{fields['captcha_id']}")
     assert count(app, User) == 0
+    # The cursor goes to the captcha, the one field left to fill, and only for this rendering.
+    assert re.search(r'<input[^>]*autofocus[^>]*name="captcha"', page)
+    assert not re.search(r'<input[^>]*autofocus[^>]*name="username"', page)
+    fresh = client.get("/auth/register").get_data(as_text=True)
+    assert re.search(r'<input[^>]*autofocus[^>]*name="username"', fresh)
+    assert not re.search(r'<input[^>]*autofocus[^>]*name="captcha"', fresh)
 
 
 def test_redis_down_fails_closed_with_a_friendly_503(make_app):
