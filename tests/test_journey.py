@@ -149,6 +149,7 @@ def test_new_picture_works_without_javascript(web):
         assert page.input_value("input[name=captcha_id]") != old_id
         assert page.input_value("input[name=username]") == "nojs_user"
         assert page.input_value("input[name=email]") == "nojs_user@example.com"
+        assert page.evaluate("document.activeElement.name") == "captcha"  # the field left to fill
         page.fill("input[name=password]", PASSWORD)  # passwords are never sent back in a page
         page.fill("input[name=confirm]", PASSWORD)
         page.fill("input[name=captcha]", "PASSED")
