@@ -13,6 +13,8 @@ SECTIONS = {
     "register": "bench.register",
     "page": "bench.page",
     "captcha": "bench.cpu",
+    "ocr-offline": "bench.solver",
+    "ocr": "bench.solver",
     "hash": "bench.cpu",
     "stats": "bench.recurring",
     "backup": "bench.recurring",
@@ -34,7 +36,7 @@ def main(argv=None):
     for name in args.sections or SECTIONS:
         module = importlib.import_module(SECTIONS[name])
         try:
-            getattr(module, f"run_{name}", getattr(module, "run", None))(table, runs, args.quick)
+            getattr(module, f"run_{name.replace('-', '_')}", getattr(module, "run", None))(table, runs, args.quick)
         except Exception:  # one broken section must not cost the figures of the others
             traceback.print_exc()
             table.missing(name, "section", "failed (traceback above)")

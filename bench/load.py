@@ -13,6 +13,10 @@ class Browser:
         self.cookies = {}
 
     def request(self, method, path, fields=None):
+        status, body = self.request_bytes(method, path, fields)
+        return status, body.decode("utf-8", "replace")
+
+    def request_bytes(self, method, path, fields=None):
         connection = http.client.HTTPConnection(self.netloc, timeout=60)
         headers = {"Connection": "close"}
         if self.cookies:
@@ -24,11 +28,11 @@ class Browser:
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            text = response.read().decode("utf-8", "replace")
+            body = response.read()
             for header in response.headers.get_all("Set-Cookie") or ():
                 name, _, value = header.split(";", 1)[0].partition("=")
                 self.cookies[name.strip()] = value.strip()
-            return response.status, text
+            return response.status, body
         finally:
             connection.close()
 

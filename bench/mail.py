@@ -36,7 +36,7 @@ IDEA_SIZE = (500, 20)
 def measure(stack, key, spec, count, samples):
     """Run bench.mailrun for one contender in a subprocess; returns {"rate": ..., "latencies": [...]}."""
     label, command, env, celery = spec
-    python = venv.ensure() if celery else sys.executable
+    python = venv.CELERY.ensure() if celery else sys.executable
     if python is None:
         return None
     procfile = procfile_command("worker")

@@ -13,6 +13,7 @@ from bench import venv
 PACKAGES = ("Flask", "Flask-WTF", "Flask-Mail", "Flask-SQLAlchemy", "SQLAlchemy", "rq", "redis", "hiredis",
             "gunicorn", "pillow", "Werkzeug", "argon2-cffi", "email-validator")
 BENCH_PACKAGES = ("celery", "kombu", "billiard", "captcha")
+SOLVER_PACKAGES = ("ddddocr", "onnxruntime", "opencv-python-headless")
 
 
 def median(values):
@@ -53,7 +54,8 @@ def versions(names, python=None):
 def machine_lines():
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
     app = versions(PACKAGES)
-    bench = versions(BENCH_PACKAGES, venv.PYTHON) if os.path.exists(venv.PYTHON) else {}
+    bench = versions(BENCH_PACKAGES, venv.CELERY.python) if os.path.exists(venv.CELERY.python) else {}
+    solver = versions(SOLVER_PACKAGES, venv.DDDDOCR.python) if os.path.exists(venv.DDDDOCR.python) else {}
     return [
         f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {cpu_model()}, "
@@ -62,6 +64,7 @@ def machine_lines():
         f"redis-server {next((w[2:] for w in redis_version if w.startswith('v=')), '?')}",
         "packages: " + ", ".join(f"{k} {v}" for k, v in app.items()),
         "bench venv: " + (", ".join(f"{k} {v}" for k, v in bench.items()) or "not built"),
+        "solver venv: " + (", ".join(f"{k} {v}" for k, v in solver.items()) or "not built"),
     ]
 
 

@@ -1,15 +1,56 @@
-"""The bench's own virtualenv: Celery and the reference captcha library, kept out of the app's requirements."""
+"""The bench's own virtualenvs, kept out of the app's requirements.
+
+bench/.venv-celery: Celery and the reference captcha library, on top of the app's requirements.
+bench/.venv-ddddocr: the off-the-shelf captcha solver alone (it needs nothing of the app: bench/ocr.py).
+"""
 import os
 import subprocess
 import sys
 
 from tests.services import ROOT
 
-VENV = os.path.join(ROOT, "bench", ".venv-celery")
-REQUIREMENTS = os.path.join(ROOT, "bench", "requirements-celery.txt")
 APP_REQUIREMENTS = os.path.join(ROOT, "requirements.txt")
-PYTHON = os.path.join(VENV, "bin", "python")
-STAMP = os.path.join(VENV, ".installed")
+
+
+class BenchVenv:
+    def __init__(self, name, with_app):
+        self.name = name
+        self.path = os.path.join(ROOT, "bench", f".venv-{name}")
+        self.requirements = os.path.join(ROOT, "bench", f"requirements-{name}.txt")
+        self.with_app = with_app
+        self.python = os.path.join(self.path, "bin", "python")
+        self.stamp = os.path.join(self.path, ".installed")
+
+    def ensure(self):
+        """Build the venv on first use (and after a requirements change); returns its python, or None."""
+        sources = (self.requirements, APP_REQUIREMENTS) if self.with_app else (self.requirements,)
+        if os.path.exists(self.stamp) and all(os.path.getmtime(self.stamp) >= os.path.getmtime(p) for p in sources):
+            return self.python
+        print(f"bench: building bench/.venv-{self.name} ...", file=sys.stderr, flush=True)
+        files = ["-r", self.requirements]
+        if self.with_app:
+            files = ["-r", self.app_requirements()] + files
+        try:
+            if not os.path.exists(self.python):
+                subprocess.run([sys.executable, "-m", "venv", self.path], check=True)
+            subprocess.run([self.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *files],
+                           check=True)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"bench: could not build bench/.venv-{self.name}: {exc}", file=sys.stderr)
+            return None
+        open(self.stamp, "w").close()
+        return self.python
+
+    def app_requirements(self):
+        """The app's pins minus those the bench file pins too (Celery holds python-dateutil and packaging exactly)."""
+        overridden = pinned_names(self.requirements)
+        app_lines = [line for line in open(APP_REQUIREMENTS)
+                     if line.split("==")[0].strip().lower() not in overridden]
+        filtered = os.path.join(ROOT, "bench", "out", f"requirements-app-{self.name}.txt")
+        os.makedirs(os.path.dirname(filtered), exist_ok=True)
+        with open(filtered, "w") as f:
+            f.writelines(app_lines)
+        return filtered
 
 
 def pinned_names(path):
@@ -17,28 +58,5 @@ def pinned_names(path):
         return {line.split("==")[0].strip().lower() for line in f if "==" in line and not line.startswith("#")}
 
 
-def ensure():
-    """Build the venv on first use (and after a requirements change); returns its python, or None."""
-    fresh = os.path.exists(STAMP) and all(os.path.getmtime(STAMP) >= os.path.getmtime(p)
-                                          for p in (REQUIREMENTS, APP_REQUIREMENTS))
-    if fresh:
-        return PYTHON
-    print("bench: building bench/.venv-celery (Celery, captcha) ...", file=sys.stderr, flush=True)
-    # Celery pins python-dateutil and packaging exactly; in this venv its pins replace the app's.
-    overridden = pinned_names(REQUIREMENTS)
-    app_lines = [line for line in open(APP_REQUIREMENTS)
-                 if line.split("==")[0].strip().lower() not in overridden]
-    filtered = os.path.join(ROOT, "bench", "out", "requirements-app.txt")
-    os.makedirs(os.path.dirname(filtered), exist_ok=True)
-    with open(filtered, "w") as f:
-        f.writelines(app_lines)
-    try:
-        if not os.path.exists(PYTHON):
-            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-        subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "-r", filtered, "-r", REQUIREMENTS], check=True)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        print(f"bench: could not build bench/.venv-celery: {exc}", file=sys.stderr)
-        return None
-    open(STAMP, "w").close()
-    return PYTHON
+CELERY = BenchVenv("celery", with_app=True)
+DDDDOCR = BenchVenv("ddddocr", with_app=False)

@@ -1,5 +1,7 @@
 """The image captcha: PNG drawing, single-use answers in Redis, test mode, and failing closed without Redis."""
 import io
+import random
+import re
 
 from PIL import Image
 from redis import Redis
@@ -37,6 +39,19 @@ def test_image_is_a_png_that_is_never_cached(client):
     picture = Image.open(io.BytesIO(response.data))
     assert picture.format == "PNG" and picture.size == (image.WIDTH, image.HEIGHT)
     assert client.get(f"/captcha/{challenge_id}.png").data == response.data  # same id, same picture
+
+
+def test_answer_and_decoy_inks_look_alike_in_grayscale():
+    for answer_ink, decoy_ink in image.INKS:
+        answer, decoy = (Image.new("RGB", (1, 1), ink).convert("L").getpixel((0, 0)) for ink in (answer_ink, decoy_ink))
+        assert abs(answer - decoy) <= 1 and answer_ink != decoy_ink
+
+
+def test_each_picture_slips_two_or_three_decoys_among_the_answer_in_order():
+    for seed in range(50):
+        slots = image.layout("ACE47", random.Random(seed))
+        assert "".join(char for char, decoy in slots if not decoy) == "ACE47"
+        assert 2 <= sum(decoy for _, decoy in slots) <= 3
 
 
 def test_unknown_or_expired_image_is_a_404(client):
@@ -99,6 +114,12 @@ def test_new_picture_button_keeps_what_was_typed(app, redis_server, client):
     assert hidden_inputs(page)["captcha_id"] != fields["captcha_id"]
     assert not Redis.from_url(redis_server.url).exists(f"captcha:{fields['captcha_id']}")
     assert count(app, User) == 0
+    # The cursor goes to the captcha, the one field left to fill, and only for this rendering.
+    assert re.search(r'<input[^>]*autofocus[^>]*name="captcha"', page)
+    assert not re.search(r'<input[^>]*autofocus[^>]*name="username"', page)
+    fresh = client.get("/auth/register").get_data(as_text=True)
+    assert re.search(r'<input[^>]*autofocus[^>]*name="username"', fresh)
+    assert not re.search(r'<input[^>]*autofocus[^>]*name="captcha"', fresh)
 
 
 def test_redis_down_fails_closed_with_a_friendly_503(make_app):
@@ -113,3 +134,4 @@ def test_redis_down_fails_closed_with_a_friendly_503(make_app):
     assert 'value="alice"' in text and 'value="alice@example.com"' in text and "correct horse" not in text
     assert count(down, User) == 0
     assert client.get(f"/captcha/{fields['captcha_id']}.png").status_code == 503
+

@@ -67,30 +67,81 @@ def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
     assert "Traceback" not in processes[0].log() and "Traceback" not in processes[1].log()
 
 
-def test_register_page_in_a_real_browser(web):
+def fill_sign_up(page, name):
+    page.fill("input[name=username]", name)
+    page.fill("input[name=email]", f"{name}@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=confirm]", PASSWORD)
+
+
+def in_chromium(base, test, javascript=True):
     from playwright.sync_api import sync_playwright
 
-    base = web
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(java_script_enabled=javascript)
             page.goto(base + "/auth/register")
-            expected = {"username": "username", "email": "email", "password": "new-password",
-                        "confirm": "new-password"}
-            for name, autocomplete in expected.items():
-                assert page.get_attribute(f"input[name={name}]", "autocomplete") == autocomplete
-            image = page.locator("fieldset.captcha img")
-            assert image.evaluate("img => img.complete && img.naturalWidth") == 160
-            page.fill("input[name=username]", "browser_user")
-            page.fill("input[name=email]", "browser@example.com")
-            page.fill("input[name=password]", PASSWORD)
-            page.fill("input[name=confirm]", PASSWORD)
-            page.fill("input[name=captcha]", "PASSED")
-            page.click("button:text('Create account')")
-            page.wait_for_url("**/auth/check-email")
-            assert page.locator("h1").inner_text() == "Check your inbox"
-            assert page.input_value("input[name=email]") == "browser@example.com"
-            assert page.get_attribute("input[name=code]", "autocomplete") == "one-time-code"
+            test(page)
         finally:
             browser.close()
+
+
+def test_enter_in_the_captcha_field_signs_up(web):
+    def test(page):
+        expected = {"username": "username", "email": "email", "password": "new-password",
+                    "confirm": "new-password"}
+        for name, autocomplete in expected.items():
+            assert page.get_attribute(f"input[name={name}]", "autocomplete") == autocomplete
+        image = page.locator("fieldset.captcha img")
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 270
+        fill_sign_up(page, "browser_user")
+        page.fill("input[name=captcha]", "PASSED")
+        page.press("input[name=captcha]", "Enter")  # the form's default button is "Create account"
+        page.wait_for_url("**/auth/check-email")
+        assert page.locator("h1").inner_text() == "Check your inbox"
+        assert page.input_value("input[name=email]") == "browser_user@example.com"
+        assert page.get_attribute("input[name=code]", "autocomplete") == "one-time-code"
+    in_chromium(web, test)
+
+
+def test_new_picture_swaps_in_place_and_keeps_every_typed_field(web):
+    def test(page):
+        fill_sign_up(page, "swapper")
+        page.fill("input[name=captcha]", "AB")
+        old_id = page.input_value("input[name=captcha_id]")
+        page.evaluate("window.notReloaded = true")
+        page.click("button:text('Show a new picture')")
+        page.wait_for_function("id => document.querySelector('input[name=captcha_id]').value !== id", arg=old_id)
+        new_id = page.input_value("input[name=captcha_id]")
+        assert page.evaluate("window.notReloaded") is True
+        assert page.get_attribute("fieldset.captcha img", "src") == f"/captcha/{new_id}.png"
+        assert page.get_attribute("fieldset.captcha audio", "src") == f"/captcha/{new_id}.wav"
+        page.wait_for_function("document.querySelector('fieldset.captcha img').naturalWidth > 0")
+        assert page.locator("[role=status]").inner_text() == "New picture and audio ready."
+        for name, value in (("username", "swapper"), ("email", "swapper@example.com"),
+                            ("password", PASSWORD), ("confirm", PASSWORD), ("captcha", "")):
+            assert page.input_value(f"input[name={name}]") == value
+        assert page.request.get(f"{web}/captcha/{old_id}.png").status == 404  # the old challenge is spent
+        page.fill("input[name=captcha]", "PASSED")
+        page.press("input[name=email]", "Enter")  # Enter in any field, not only the last one
+        page.wait_for_url("**/auth/check-email")
+    in_chromium(web, test)
+
+
+def test_new_picture_works_without_javascript(web):
+    def test(page):
+        fill_sign_up(page, "nojs_user")
+        old_id = page.input_value("input[name=captcha_id]")
+        with page.expect_navigation():
+            page.click("button:text('Show a new picture')")
+        assert page.input_value("input[name=captcha_id]") != old_id
+        assert page.input_value("input[name=username]") == "nojs_user"
+        assert page.input_value("input[name=email]") == "nojs_user@example.com"
+        assert page.evaluate("document.activeElement.name") == "captcha"  # the field left to fill
+        page.fill("input[name=password]", PASSWORD)  # passwords are never sent back in a page
+        page.fill("input[name=confirm]", PASSWORD)
+        page.fill("input[name=captcha]", "PASSED")
+        page.press("input[name=captcha]", "Enter")
+        page.wait_for_url("**/auth/check-email")
+    in_chromium(web, test, javascript=False)

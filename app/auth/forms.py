@@ -61,7 +61,7 @@ class RegisterForm(FlaskForm):
     ], render_kw={"autocomplete": "username", "maxlength": 32, "autofocus": True})
     email = email_field()
     password, confirm = new_password_fields()
-    captcha = StringField("Characters in the picture", render_kw={
+    captcha = StringField("Characters in the picture or the audio", render_kw={
         "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "maxlength": 16})
     captcha_id = HiddenField()
 

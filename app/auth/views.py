@@ -58,11 +58,20 @@ def discard_quietly(challenge_id):
 def render_register(form, status, problem=None):
     """Every rendering gets a fresh challenge: an answer, right or wrong, is never accepted twice."""
     form.captcha.data = ""
+    other_errors = any(f.errors for f in form if f is not form.captcha)
+    if form.is_submitted() and not other_errors:  # only the captcha is left to do: the cursor goes there
+        focus(form.captcha, instead_of=form.username)
     try:
         form.captcha_id.data = store.new_challenge()
     except RedisError:
         form.captcha_id.data, status, problem = "", 503, CAPTCHA_DOWN
     return render_template("auth/register.html", form=form, problem=problem), status
+
+
+def focus(field, instead_of):
+    """Move autofocus for this rendering only: render_kw dicts are shared by every instance of the form."""
+    instead_of.render_kw = {k: v for k, v in instead_of.render_kw.items() if k != "autofocus"}
+    field.render_kw = {**(field.render_kw or {}), "autofocus": True}
 
 
 @bp.get("/check-email")

@@ -1,18 +1,61 @@
-"""The captcha image route; forms use app.captcha.store to create and check challenges."""
-from flask import Response, abort
+"""The captcha routes: the picture, its audio, and a fresh challenge for the page's script.
+
+Forms use app.captcha.store to create and check challenges. Picture and audio read the same answer,
+so checking it once (in either form's POST) spends both.
+"""
+from flask import Response, abort, jsonify, request, url_for
 from redis.exceptions import RedisError
 
-from app.captcha import bp, image, store
+from app.captcha import audio, bp, image, store
+
+
+def stored_answer(challenge_id):
+    try:
+        text = store.answer(challenge_id)
+    except RedisError:
+        abort(503, "The captcha cannot be shown right now; try again in a moment.")
+    if text is None:
+        abort(404, "This captcha has expired; ask for a new one.")
+    return text
+
+
+def uncached(body, mimetype):
+    response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/<challenge_id>.png")
 def picture(challenge_id):
+    return uncached(image.render(stored_answer(challenge_id), seed=challenge_id), "image/png")
+
+
+@bp.get("/<challenge_id>.wav")
+def sound(challenge_id):
+    """?lang= picks the voice (the interface's language once it is translated); English by default."""
+    language = request.args.get("lang", "en")
+    if language not in audio.VOICES:
+        abort(404, f"No audio in this language; choose one of {', '.join(audio.VOICES)}.")
+    text = stored_answer(challenge_id)
     try:
-        text = store.answer(challenge_id)
+        return uncached(audio.speak(text, language, seed=challenge_id), "audio/wav")
+    except audio.AudioUnavailable:
+        abort(503, "The audio cannot be played right now; use the picture or try again later.")
+
+
+@bp.post("/new")
+def new():
+    """A fresh challenge for the page's script, which swaps picture and audio without reloading the form.
+
+    The previous id, when given, is discarded, as the form's own "new picture" button does.
+    """
+    try:
+        if request.form.get("previous"):
+            store.discard(request.form["previous"])
+        challenge_id = store.new_challenge()
     except RedisError:
-        abort(503, "The picture cannot be drawn right now; try again in a moment.")
-    if text is None:
-        abort(404, "This picture has expired; ask for a new one.")
-    response = Response(image.render(text, seed=challenge_id), mimetype="image/png")
+        return jsonify(error="The captcha is unavailable for a moment; please try again shortly."), 503
+    response = jsonify(id=challenge_id, picture=url_for("captcha.picture", challenge_id=challenge_id),
+                       audio=url_for("captcha.sound", challenge_id=challenge_id))
     response.headers["Cache-Control"] = "no-store"
     return response
