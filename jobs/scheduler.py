@@ -9,8 +9,9 @@ is the one place that deviates from stock rq-scheduler, through five public meth
   without persistence), syncs first. run() calls it only while holding rq-scheduler's lock, so a second
   scheduler never sees a half-done sync.
 - enqueue_job: a recurring job still waiting in its queue (no worker running) is not pushed again, so
-  copies never pile up; and a cron job's next run is computed in TIMEZONE with zoneinfo, replacing
-  rq-scheduler's, which uses the process's local zone and maps a skipped hour's times into the past.
+  copies never pile up (one still running is pushed: its next due time is another run); and a cron
+  job's next run is computed in TIMEZONE with zoneinfo, replacing rq-scheduler's, which uses the
+  process's local zone and maps a skipped hour's times into the past.
 - heartbeat: also writes SCHEDULER_HEARTBEAT_KEY, which /healthz reads.
 - register_death, remove_lock: with Redis down they log instead of raising, so a stop signal during an
   outage still ends the process (rq-scheduler's handler calls both before raising SystemExit).
@@ -91,11 +92,8 @@ class AppScheduler(Scheduler):
             due = self.connection.zscore(self.scheduled_jobs_key, job.id)
             super().enqueue_job(job)
             log.info("enqueued %s on %s, due %s", job.id, job.origin, utc_iso(due))
-        if recurring:
-            try:
-                self.change_execution_time(job, self.next_run(job))
-            except ValueError:  # rq-scheduler did not put it back: its `repeat` count ran out
-                pass
+        if recurring and job.meta.get("repeat") != 0:  # rq-scheduler drops a job whose repeats ran out
+            self.change_execution_time(job, self.next_run(job))
 
     def next_run(self, job):
         now = datetime.now(timezone.utc)
