@@ -11,6 +11,7 @@ from app.extensions import csrf, db, login_manager, migrate
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 from app.queues import redis_client
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
 
@@ -86,4 +87,4 @@ def register_cli(app):
 
 def configure_logging(app):
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

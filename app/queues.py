@@ -17,6 +17,7 @@ from app.models import OutboxMail, utcnow
 log = logging.getLogger(__name__)
 
 QUEUES = ("mail", "default", "maintenance")  # worker priority order: a slow backup never delays mail
+SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by jobs/scheduler.py, read by /healthz
 
 
 def redis_client(url):

@@ -1,6 +1,8 @@
 """RQ worker classes that run every job inside a fresh Flask app context.
 
 The app is created once per worker process, before any fork, so a job costs no import or factory work.
+The mixins override public rq methods only, with rq's own signatures; tests/test_rq_hooks.py fails if an
+rq upgrade renames one of them or stops calling it.
 """
 import os
 import signal
@@ -16,14 +18,14 @@ class AppContextMixin:
     def __init__(self, *args, app=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.app = app or create_app()
-        self._parent_pid = os.getpid()
+        self.app_pid = os.getpid()
 
-    def perform_job(self, *args, **kwargs):
+    def perform_job(self, job, queue, execution):
         with self.app.app_context():
-            if os.getpid() != self._parent_pid:
+            if os.getpid() != self.app_pid:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
-            return super().perform_job(*args, **kwargs)
+            return super().perform_job(job, queue, execution)
 
     def subscribe(self):
         """Start rq's pubsub thread with SIGTERM and SIGINT blocked in it, so the kernel hands them to the main thread.
@@ -42,31 +44,44 @@ class FewerRoundTripsMixin:
     """Drops the Redis writes that rq repeats around every job, which bound a non-forking worker's rate.
 
     rq sends its worker heartbeat (three commands, not pipelined) three times per job, writes the same
-    "idle" state twice and asks whether `rq suspend` was run before every job. The worker key lives for
-    worker_ttl + 60 s (480 s), so one plain heartbeat every HEARTBEAT_SECONDS keeps it alive as surely;
-    heartbeats with a job's own TTL or inside a pipeline, and every change of state, still go out as rq
-    sends them. A suspension is noticed within a second, as rq itself polls it while suspended.
+    "idle" state twice and asks whether `rq suspend` was run before every job. Here a plain heartbeat
+    goes out at most once per heartbeat_interval, an unchanged state is not written again, and
+    suspension is checked at most once a second, as rq itself polls it while suspended. Heartbeats
+    with a job's own TTL or inside a pipeline, and every change of state, still go out as rq sends them.
     """
 
-    HEARTBEAT_SECONDS = 10
     SUSPENSION_CHECK_SECONDS = 1
+
+    def __init__(self, *args, **kwargs):
+        self.plain_heartbeat_at = self.suspension_checked_at = None  # monotonic times of the last ones sent
+        super().__init__(*args, **kwargs)
+
+    @property
+    def heartbeat_interval(self):
+        """Short enough that the worker key (which lives at least worker_ttl past a heartbeat) never lapses.
+
+        After a skipped heartbeat the worker may block in its dequeue for dequeue_timeout (rq: worker_ttl
+        - 15 s) before the next one, so the skip window gets half of what is left: 7.5 s with rq's values.
+        """
+        return max(0, self.worker_ttl - self.dequeue_timeout) / 2
 
     def check_for_suspension(self, burst):
         now = time.monotonic()
-        if now - getattr(self, "_suspension_checked_at", -1e9) < self.SUSPENSION_CHECK_SECONDS:
+        if self.suspension_checked_at is not None and now - self.suspension_checked_at < self.SUSPENSION_CHECK_SECONDS:
             return
-        self._suspension_checked_at = now
+        self.suspension_checked_at = now
         super().check_for_suspension(burst)
 
     def heartbeat(self, timeout=None, pipeline=None):
-        now = time.monotonic()
-        if timeout is None and pipeline is None and now - getattr(self, "_beat_at", -1e9) < self.HEARTBEAT_SECONDS:
-            return
-        self._beat_at = now
+        if timeout is None and pipeline is None:
+            now = time.monotonic()
+            if self.plain_heartbeat_at is not None and now - self.plain_heartbeat_at < self.heartbeat_interval:
+                return
+            self.plain_heartbeat_at = now
         super().heartbeat(timeout, pipeline)
 
     def set_state(self, state, pipeline=None):
-        if pipeline is None and state == getattr(self, "_state", None):
+        if pipeline is None and state == self.get_state():
             return
         super().set_state(state, pipeline)
 

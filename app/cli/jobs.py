@@ -1,9 +1,9 @@
 """`flask jobs run NAME` and `flask schedule list | run`: the declared jobs, by hand and on schedule."""
-import os
+import logging
 import sys
 import time
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -13,8 +13,9 @@ from rq import Worker
 from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
+from app import LOG_FORMAT
 from app.queues import QUEUES, get_queue, get_redis
-from jobs import schedule
+from jobs import schedule, scheduler
 
 jobs_cli = AppGroup("jobs", help="Run declared jobs now.")
 schedule_cli = AppGroup("schedule", help="Show and run the recurring schedule.")
@@ -35,15 +36,6 @@ class DeclaredName(click.Choice):
         return "NAME"
 
 
-def configured_zone():
-    zone = current_app.config["TIMEZONE"]
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.ClickException(f"TIMEZONE={zone!r} is not a known time zone (e.g. UTC, Asia/Shanghai)") from None
-    return zone
-
-
 def warn_if_no_worker():
     """Jobs are never dropped without a worker, they wait: say so, as /healthz does."""
     redis = get_redis()
@@ -61,7 +53,7 @@ def jobs_run(name, wait, timeout):
     """Enqueue the declared job NAME now, on its usual queue; a worker runs it."""
     entry = schedule.by_name(current_app.config)[name]
     try:
-        job = schedule.enqueue_entry(entry)
+        job = entry.enqueue_now()
         click.echo(job.id)
         warn_if_no_worker()
         status = wait_for(job, timeout or entry.timeout + 30) if wait else 0
@@ -91,21 +83,21 @@ def wait_for(job, timeout):
 @schedule_cli.command("list")
 def schedule_list():
     """Each declared job: schedule, timezone, next run in that timezone, and whether Redis has it."""
-    zone = configured_zone()
+    zone = current_app.config["TIMEZONE"]
     now = datetime.now(timezone.utc)
     try:
-        times = dict(get_redis().zrange(Scheduler.scheduled_jobs_key, 0, -1, withscores=True))
+        times = {job.id: at for job, at in Scheduler(connection=get_redis()).get_jobs(with_times=True)}
     except RedisError as exc:
         raise click.ClickException(f"redis unavailable: {exc}") from None
     rows = [("NAME", "SCHEDULE", "TIMEZONE", "NEXT RUN", "REGISTERED")]
     for entry in schedule.declared(current_app.config):
-        score = times.get(entry.job_id(zone).encode())
-        if score is not None:
-            next_run = datetime.fromtimestamp(score, timezone.utc)
+        at = times.get(entry.job_id(zone))
+        if at is not None:
+            next_run = at.replace(tzinfo=timezone.utc)  # rq-scheduler hands out naive UTC times
         else:
             next_run = schedule.next_cron(entry.cron, zone, now) if entry.cron else now
         rows.append((entry.name, entry.describe(), zone, f"{next_run.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S %Z}",
-                     "yes" if score is not None else "no"))
+                     "yes" if at is not None else "no"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -115,13 +107,12 @@ def schedule_list():
 @schedule_cli.command("run")
 def schedule_run():
     """Sync the declared schedule into Redis, then run the scheduler loop until stopped."""
-    zone = configured_zone()
-    # rq-scheduler computes cron times in the process's local zone; make that TIMEZONE.
-    os.environ["TZ"] = zone
-    time.tzset()
+    zone = current_app.config["TIMEZONE"]
+    # A daemon's log is its only output: what it enqueued and when, in every environment.
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     click.echo(f"scheduler starting: {len(schedule.declared(current_app.config))} recurring jobs, "
                f"cron times in {zone}")
     try:
-        schedule.run_forever(get_redis(), schedule.declared(current_app.config), zone)
+        scheduler.run_forever(get_redis(), schedule.declared(current_app.config), zone)
     except KeyboardInterrupt:
         pass

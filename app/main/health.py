@@ -15,9 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import OutboxMail, utcnow
-from app.queues import QUEUES, get_queue, get_redis, lost_wakeups
-
-SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by the scheduler (jobs/schedule.py)
+from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue, get_redis, lost_wakeups
 
 
 def health_report():
