@@ -85,10 +85,12 @@ def retry_after(error):
     if getattr(error, "retry_after", None):
         return error.retry_after
     limiter = current_app.extensions.get("ratelimit")
-    current = limiter.current_limit if limiter is not None and limiter.enabled else None
-    if current is None:
+    try:
+        current = limiter.current_limit if limiter is not None and limiter.enabled else None
+        return max(1, int(current.reset_at - time.time())) if current is not None else 60
+    except Exception as exc:  # the storage failed between the check and this read: a 429 still goes out
+        log.warning("could not read the limit's reset time: %s", exc)
         return 60
-    return max(1, int(current.reset_at - time.time()))
 
 
 # Budgets kept with Flask-Limiter's storage and strategy (its in-memory fallback included).

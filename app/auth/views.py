@@ -127,8 +127,9 @@ def login():
     if subject:
         ratelimit.refuse_locked_login(subject)  # 429 with Retry-After only after many failures
     form = (CaptchaLoginForm if subject and ratelimit.login_needs_captcha(subject) else LoginForm)()
-    if "new_captcha" in request.form and isinstance(form, CaptchaLoginForm):  # as on the register form
-        discard_quietly(form.captcha_id.data)
+    if "new_captcha" in request.form:  # the "new picture" button checks nothing, so the limits let it pass
+        if isinstance(form, CaptchaLoginForm) and form.captcha_id.data:
+            discard_quietly(form.captcha_id.data)
         return render_login(form, 200)
     unverified = False
     try:
