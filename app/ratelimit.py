@@ -18,8 +18,9 @@ from werkzeug.exceptions import TooManyRequests
 
 log = logging.getLogger(__name__)
 
-TOO_MANY = "Too many attempts from your network. Please wait a little and try again."
-TOO_MANY_FOR_ADDRESS = "Too many requests for this email address. Please wait a little and try again."
+TOO_MANY = "We had too many attempts from your network for now."
+TOO_MANY_FOR_ADDRESS = "We had too many requests for this email address for now."
+LOCKED = "Too many failed attempts for this account. If it is yours, you can also reset your password by mail."
 
 
 def client_address():
@@ -129,8 +130,7 @@ def refuse_locked_login(subject):
         reset_at = limiter.limiter.get_window_stats(item, "RATELIMIT_LOGIN_PER_ACCOUNT", subject).reset_time
     except Exception:  # the test above just read it; fall back to the whole window
         reset_at = time.time() + item.get_expiry()
-    raise TooManyRequests("Too many failed attempts for this account. Wait, or reset your password by mail.",
-                          retry_after=max(1, int(reset_at - time.time())))
+    raise TooManyRequests(LOCKED, retry_after=max(1, int(reset_at - time.time())))
 
 
 def login_failed(subject):

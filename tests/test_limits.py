@@ -237,3 +237,15 @@ def test_with_redis_down_limits_count_in_memory_and_the_captcha_fails_closed(mak
         forgot = post_form(client_from(down, f"10.0.4.{n}"), "/auth/forgot", email="alice@example.com")
         assert forgot.status_code == 303
     assert [row.status for row in outbox(down)] == [OutboxMail.PENDING, OutboxMail.DROPPED]
+
+
+def test_enter_in_a_form_with_a_captcha_submits_it_rather_than_asking_a_new_picture(make_app):
+    """Browsers submit with the form's first submit button when Enter is pressed in a field."""
+    app = make_app(RATELIMIT_LOGIN_CAPTCHA_AFTER="1 per hour")
+    client = app.test_client()
+    login(client, "alice", "wrong password here")
+    for page in (client.get("/auth/register"), login(client, "alice", "wrong password here")):
+        form = page.get_data(as_text=True).split("<main>")[1]
+        assert 'name="captcha"' in form
+        first_button = form[form.index("<form"):].split('<button type="submit"', 1)[1].split(">", 1)[0]
+        assert "new_captcha" not in first_button
