@@ -3,6 +3,8 @@ the progressive login captcha, the per-recipient mail cap, X-Forwarded-For, RATE
 import pytest
 from redis import Redis
 
+import config
+from app import create_app
 from app.auth import passwords
 from app.extensions import db
 from app.models import OutboxMail, User, utcnow
@@ -249,3 +251,12 @@ def test_enter_in_a_form_with_a_captcha_submits_it_rather_than_asking_a_new_pict
         assert 'name="captcha"' in form
         first_button = form[form.index("<form"):].split('<button type="submit"', 1)[1].split(">", 1)[0]
         assert "new_captcha" not in first_button
+
+
+@pytest.mark.parametrize("name,value", [("TRUSTED_PROXIES", "one"), ("TRUSTED_PROXIES", "-1"),
+                                        ("RATELIMIT_LOGIN_PER_ADDRESS", "lots"), ("RATELIMIT_ENABLED", "maybe"),
+                                        ("MAX_CONTENT_LENGTH", "1M")])
+def test_junk_limit_settings_are_refused_at_start_up(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=name):
+        create_app()
