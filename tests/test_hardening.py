@@ -28,6 +28,7 @@ def web(app_env, tmp_path):
         process.stop(timeout=10)
 
 
+@pytest.mark.processes
 def test_x_forwarded_for_does_not_bypass_a_limit_on_gunicorn(web):
     base, _, _ = web
     statuses = []
@@ -43,6 +44,7 @@ def test_x_forwarded_for_does_not_bypass_a_limit_on_gunicorn(web):
     assert int(headers["Retry-After"]) > 0 and "Too many attempts" in text
 
 
+@pytest.mark.processes
 def test_access_log_shows_the_route_not_the_token(web):
     base, _, process = web
     visitor = Visitor(base)
@@ -54,6 +56,7 @@ def test_access_log_shows_the_route_not_the_token(web):
     assert '"GET /auth/verify/<token> HTTP/1.1" 400' in log and "/auth/reset/<token>?from=mail" in log
 
 
+@pytest.mark.processes
 def test_a_20_mb_body_is_refused_with_413_before_it_is_sent(web):
     """Only the headers and 64 KB are sent: the answer must come without waiting for the other 20 MB."""
     _, port, _ = web
