@@ -69,7 +69,7 @@ def env_limit(name, default):
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
 LIMIT_DEFAULTS = {
     "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
-    "RATELIMIT_LOGIN_CAPTCHA_AFTER": "3 per 15 minutes",  # failed logins for one account, then the captcha too
+    "RATELIMIT_LOGIN_CAPTCHA_AFTER": "5 per 15 minutes",  # failed logins for one account, then the captcha too
     "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",  # failed logins for one account, then 429 until the window ends
     "RATELIMIT_REGISTER_PER_ADDRESS": "10 per hour",
     "RATELIMIT_REGISTER_PER_EMAIL": "5 per hour",
