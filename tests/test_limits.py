@@ -260,3 +260,12 @@ def test_junk_limit_settings_are_refused_at_start_up(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(config.ConfigError, match=name):
         create_app()
+
+
+def test_with_redis_down_an_account_that_needs_the_captcha_gets_a_503_that_keeps_the_name(make_app):
+    down = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RATELIMIT_LOGIN_CAPTCHA_AFTER="1 per hour")
+    client = down.test_client()
+    for _ in range(2):  # the failure that brings the captcha in, then a try that would need it
+        response = login(client, "alice", "wrong password here")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 503 and "try again shortly" in text and 'value="alice"' in text

@@ -131,21 +131,22 @@ def login():
         if isinstance(form, CaptchaLoginForm) and form.captcha_id.data:
             discard_quietly(form.captcha_id.data)
         return render_login(form, 200)
-    unverified = False
     try:
-        if form.validate_on_submit():
-            user, reason = accounts.authenticate(form.login.data, form.password.data)
-            if reason is None:
-                login_user(user, remember=form.remember.data)
-                session.pop("pending_email", None)
-                return redirect(local_path(request.args.get("next")) or url_for("main.account"), code=303)
-            if reason == "unverified":
-                unverified = True
-                session["pending_email"] = user.email
-            else:
-                form.password.errors.append("Wrong email, username or password.")
+        submitted = form.validate_on_submit()
     except RedisError:  # the captcha this account needs cannot be checked: fail closed, keep the name
         return render_login(form, 503, CAPTCHA_DOWN)
+    unverified = False
+    if submitted:
+        user, reason = accounts.authenticate(form.login.data, form.password.data)
+        if reason is None:
+            login_user(user, remember=form.remember.data)
+            session.pop("pending_email", None)
+            return redirect(local_path(request.args.get("next")) or url_for("main.account"), code=303)
+        if reason == "unverified":
+            unverified = True
+            session["pending_email"] = user.email
+        else:
+            form.password.errors.append("Wrong email, username or password.")
     if subject and not isinstance(form, CaptchaLoginForm) and ratelimit.login_needs_captcha(subject):
         form = with_captcha(form)  # this failure was the one that brings the captcha in
     return render_login(form, status_for(form), unverified=unverified)
