@@ -3,6 +3,8 @@ import os
 import zoneinfo
 from datetime import timedelta
 
+import limits
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 INSTANCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")
 
@@ -55,6 +57,35 @@ def env_int_list(name, default):
     return values
 
 
+def env_limit(name, default):
+    """A Flask-Limiter rate string such as "10 per minute;100 per hour"; junk is refused at start-up."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate (e.g. '10 per minute' or '5/hour;20/day')") from None
+    return raw
+
+
+# Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
+LIMIT_DEFAULTS = {
+    "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
+    "RATELIMIT_LOGIN_CAPTCHA_AFTER": "5 per 15 minutes",  # failed logins for one account, then the captcha too
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",  # failed logins for one account, then 429 until the window ends
+    "RATELIMIT_REGISTER_PER_ADDRESS": "10 per hour",
+    "RATELIMIT_REGISTER_PER_EMAIL": "5 per hour",
+    "RATELIMIT_RESEND_PER_ADDRESS": "10 per hour",
+    "RATELIMIT_RESEND_PER_EMAIL": "3 per hour",
+    "RATELIMIT_FORGOT_PER_ADDRESS": "10 per hour",
+    "RATELIMIT_FORGOT_PER_EMAIL": "3 per hour",
+    "RATELIMIT_CODE_PER_ADDRESS": "20 per hour",  # 6-digit code guesses
+    "RATELIMIT_CODE_PER_EMAIL": "10 per hour",
+    "RATELIMIT_CAPTCHA_PER_ADDRESS": "30 per minute",  # /captcha/... pictures (and any future audio)
+    "RATELIMIT_MAIL_PER_RECIPIENT": "5 per hour",  # mails composed for one mailbox, whatever asked for them
+    "RATELIMIT_ACCOUNT_CHANGES_PER_USER": "10 per hour",  # password, address and deletion forms of one account
+}
+
+
 def sqlite_url(filename):
     return "sqlite:///" + os.path.join(INSTANCE_DIR, filename)
 
@@ -94,6 +125,14 @@ class Config:
         self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30, minimum=1)
         self.REMEMBER_COOKIE_DURATION = timedelta(days=self.REMEMBER_DAYS)  # Flask-Login's "keep me logged in"
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
+
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        for name, default in LIMIT_DEFAULTS.items():
+            setattr(self, name, env_limit(name, default))
+        self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+        # Forms are small; Werkzeug refuses a larger body from its Content-Length, before reading it.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"
@@ -104,6 +143,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; forms left open still submit
+    # Flask-Limiter: with Redis down, each web process counts in its own memory until Redis answers again.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "limits"
+    HSTS = None  # Strict-Transport-Security value; production only (a dev server on http must stay reachable)
 
     def validate(self):
         try:
@@ -129,6 +172,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    HSTS = "max-age=31536000; includeSubDomains"
 
     def validate(self):
         super().validate()

@@ -7,6 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
+from app import ratelimit, security
 from app.extensions import csrf, db, login_manager, migrate
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 from app.queues import redis_client
@@ -22,6 +23,8 @@ def create_app(config_class=None):
     app.config.from_object(config_class())
     register_extensions(app)
     register_blueprints(app)
+    ratelimit.init_app(app)  # after the blueprints: it wraps their views
+    security.init_app(app)
     register_error_pages(app)
     register_cli(app)
     configure_logging(app)
@@ -73,7 +76,9 @@ def register_blueprints(app):
 def register_error_pages(app):
     def render_error(error):
         code = getattr(error, "code", 500)
-        return render_template("errors/error.html", error=error, code=code), code
+        retry = ratelimit.retry_after(error) if code == 429 else None
+        headers = {"Retry-After": str(retry)} if retry else {}
+        return render_template("errors/error.html", error=error, code=code, retry=retry), code, headers
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)

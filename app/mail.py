@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
+from app import ratelimit
 from app.extensions import db
 from app.models import OutboxMail
 
@@ -15,7 +16,11 @@ def absolute_url(endpoint, **values):
 
 
 def compose(kind, recipient, subject, template, user=None, **context):
-    """Render templates/email/<template>.txt and .html and add the row to the current transaction."""
+    """Render templates/email/<template>.txt and .html and add the row to the current transaction.
+
+    Every mail passes here, so here a mailbox gets at most RATELIMIT_MAIL_PER_RECIPIENT mails whatever
+    asked for them; one over it is kept as a dropped row (which the worker skips), so callers need not care.
+    """
     context.setdefault("user", user)
     row = OutboxMail(
         kind=kind,
@@ -25,5 +30,7 @@ def compose(kind, recipient, subject, template, user=None, **context):
         body_text=render_template(f"email/{template}.txt", **context),
         body_html=render_template(f"email/{template}.html", **context),
     )
+    if not ratelimit.mail_allowed(recipient):
+        row.status, row.last_error = OutboxMail.DROPPED, "not sent: RATELIMIT_MAIL_PER_RECIPIENT reached"
     db.session.add(row)
     return row

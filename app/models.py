@@ -34,7 +34,7 @@ class User(UserMixin, db.Model):
     session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
 
     __table_args__ = (
-        # Uniqueness is case-insensitive; the displayed spelling is kept as typed.
+        # Uniqueness is case-insensitive; usernames keep the spelling typed, addresses are stored lower-cased.
         db.Index("uq_user_username_lower", func.lower(username), unique=True),
         db.Index("uq_user_email_lower", func.lower(email), unique=True),
         db.Index("ix_user_unverified_created", "verified_at", "created_at"),
@@ -64,6 +64,7 @@ class OutboxMail(db.Model):
 
     __tablename__ = "outbox_mail"
     PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+    DROPPED = "dropped"  # over RATELIMIT_MAIL_PER_RECIPIENT: never sent unless an operator retries it
 
     id = db.Column(db.Integer, primary_key=True)
     kind = db.Column(db.String(32), nullable=False)

@@ -86,7 +86,7 @@ def test_change_email_takes_effect_through_the_link_sent_to_the_new_address(app,
     assert response.status_code == 303
     assert "alice.new@example.com" not in page_of(me.get("/account")).split("<dl>")[1]  # not yet
     mail = deliver(run_jobs, mailbox, count=2)[1]
-    assert mail.recipients == ["Alice.New@example.com"] and mail.subject == "Confirm your new email address"
+    assert mail.recipients == ["alice.new@example.com"] and mail.subject == "Confirm your new email address"
     path = link_in(mail)
     assert path.startswith("/account/email/")
     stranger = app.test_client()  # the link works in any browser: the mailbox is the proof
@@ -95,12 +95,12 @@ def test_change_email_takes_effect_through_the_link_sent_to_the_new_address(app,
     assert users(app)[0].email == "alice@example.com"  # opening the link changes nothing
     answer = confirm(stranger, path)
     assert answer.status_code == 303 and answer.headers["Location"] == "/auth/login"
-    assert users(app)[0].email == "Alice.New@example.com"
+    assert users(app)[0].email == "alice.new@example.com"
     assert not opens_account(me) and not opens_account(other)
     assert stranger.get(path).status_code == 400  # single use
     notice = deliver(run_jobs, mailbox, count=3)[2]
     assert notice.recipients == ["alice@example.com"] and notice.subject == "Your email address was changed"
-    assert "Alice.New@example.com" in notice.text
+    assert "alice.new@example.com" in notice.text
     assert login(app.test_client(), "alice.new@example.com").status_code == 303
     assert login(app.test_client(), "alice@example.com").status_code == 400
     assert events(app, Event.EMAIL_CHANGED) == 1

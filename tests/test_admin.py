@@ -9,7 +9,7 @@ from tests.services import flask_cli
 def test_create_admin_then_only_admins_see_the_users_page(app, app_env, client, mailbox):
     result = flask_cli("create-admin", "root", "Root@Example.com", env={**app_env, "ADMIN_PASSWORD": PASSWORD})
     assert result.returncode == 0, result.stderr
-    assert "administrator root <Root@example.com> created" in result.stdout
+    assert "administrator root <root@example.com> created" in result.stdout
     [admin] = users(app)
     assert admin.is_admin and admin.is_verified
 

@@ -2,8 +2,8 @@
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from app import sessions
-from app.auth import passwords, throttle, tokens
+from app import ratelimit, sessions
+from app.auth import passwords, tokens
 from app.extensions import db
 from app.mail import absolute_url, compose
 from app.models import Event, User, utcnow
@@ -11,7 +11,8 @@ from app.queues import enqueue_mail
 
 
 def find_by_email(email):
-    return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    """Addresses are stored lower-cased by the forms; lower() on the column still finds older mixed-case rows."""
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
 def find_by_login(login):
@@ -57,7 +58,7 @@ def verification_mail(user):
 def resend(email):
     """A fresh verification mail for an unverified account; nothing for any other address, same answer."""
     user = find_by_email(email)
-    if user is None or user.is_verified or not throttle.RESEND_MAILS.take(email):
+    if user is None or user.is_verified:
         return
     row = verification_mail(user)
     db.session.commit()
@@ -66,7 +67,7 @@ def resend(email):
 
 def forgot(email):
     user = find_by_email(email)
-    if user is None or not throttle.RESET_MAILS.take(email):
+    if user is None:
         return
     link = absolute_url("auth.reset", token=tokens.make_token(user, tokens.RESET))
     minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
@@ -89,9 +90,9 @@ def verify(user):
 
 
 def verify_code(email, code):
-    """The account when the code is right; a wrong code spends one attempt of that account's budget."""
+    """The account when the code is right; a wrong code spends one of the code's attempts."""
     user = find_by_email(email)
-    if not throttle.CODE_TRIES.take(email) or user is None or user.is_verified:
+    if user is None or user.is_verified:
         return None
     if not tokens.check_code(user, code):
         db.session.commit()
@@ -104,6 +105,7 @@ def reset_password(user, password):
     """A new hash retires the reset link; the link came through the mailbox, so the address is verified too.
 
     Every session of the account ends (whoever knew the old password is out) and the owner is told.
+    Whoever holds the mailbox owns the account: its failed logins (and so its captcha and lock) are cleared.
     """
     user.password_hash = passwords.hash_password(password)
     mark_verified(user)
@@ -111,6 +113,7 @@ def reset_password(user, password):
     Event.record(Event.PASSWORD_CHANGED, user=user, detail="reset")
     row = password_notice(user, reset=True)
     db.session.commit()
+    ratelimit.clear_failed_logins(user)
     enqueue_mail(row.id)
 
 
@@ -123,13 +126,10 @@ def password_notice(user, reset):
 def authenticate(login, password):
     """(user, None) on success, (user or None, reason) otherwise; unknown and wrong cost the same time.
 
-    After LOGIN_FAILURES wrong tries on one name, even the right password is refused for a while.
+    Wrong tries are counted per account (app.ratelimit): a few bring in the captcha, many a 429.
     """
     user = find_by_login(login)
-    if throttle.LOGIN_FAILURES.exhausted(login):
-        passwords.burn_time(password)
-        reason = "throttled"
-    elif user is None:
+    if user is None:
         passwords.burn_time(password)
         reason = "unknown"
     elif not passwords.verify_password(user.password_hash, password):
@@ -142,7 +142,7 @@ def authenticate(login, password):
             user.password_hash = passwords.hash_password(password)
         user.last_login_at = utcnow()
     if reason in ("unknown", "password"):
-        throttle.LOGIN_FAILURES.spend(login)
+        ratelimit.login_failed(ratelimit.login_subject(login, user))
     Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
                  user=user if reason in (None, "password", "unverified") else None, detail=reason)
     db.session.commit()

@@ -11,11 +11,15 @@ from app.captcha import store
 from app.extensions import db
 from app.models import User
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+USERNAME_PATTERN = r"\A[A-Za-z0-9_-]+\Z"  # \Z, not $: "$" also matches before a final newline
 
 
 class NormalisedEmail:
-    """email-validator's syntax check (and DNS check when EMAIL_CHECK_DELIVERABILITY is on); keeps the normalised form."""
+    """email-validator's syntax check (and DNS check when EMAIL_CHECK_DELIVERABILITY is on); keeps the normalised form.
+
+    Lower-cased in Python, non-ASCII letters included: SQLite's (and PostgreSQL's C-locale) lower() only
+    folds ASCII, so a stored address must already be in the form every look-up compares against.
+    """
 
     def __call__(self, form, field):
         try:
@@ -23,7 +27,7 @@ class NormalisedEmail:
                                     check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"])
         except EmailNotValidError as exc:
             raise ValidationError(str(exc)) from None
-        field.data = result.normalized
+        field.data = result.normalized.lower()
 
 
 def email_field(autofocus=False):
@@ -53,7 +57,21 @@ def check_new_password(password, username, email):
         raise ValidationError("This password is among the most common ones; choose another.")
 
 
-class RegisterForm(FlaskForm):
+class CaptchaFields:
+    """The picture check as fields of a form (templates/captcha/field.html renders them)."""
+
+    captcha = StringField("Characters in the picture or the audio", render_kw={
+        "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "maxlength": 16})
+    captcha_id = HiddenField()
+
+    def validate_captcha(self, field):
+        """Runs on every submission and consumes the challenge, right or wrong (Redis errors reach the view)."""
+        if not store.check(self.captcha_id.data, field.data):
+            raise ValidationError("That was not it: type the characters from the new picture." if self.captcha_id.data
+                                  else "Type the characters in the picture as well.")
+
+
+class RegisterForm(CaptchaFields, FlaskForm):
     username = StringField("Username", validators=[
         DataRequired("Choose a username."),
         Length(3, 32, "Use between 3 and 32 characters."),
@@ -61,17 +79,9 @@ class RegisterForm(FlaskForm):
     ], render_kw={"autocomplete": "username", "maxlength": 32, "autofocus": True})
     email = email_field()
     password, confirm = new_password_fields()
-    captcha = StringField("Characters in the picture or the audio", render_kw={
-        "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "maxlength": 16})
-    captcha_id = HiddenField()
 
     def validate_password(self, field):
         check_new_password(field.data, self.username.data, self.email.data)
-
-    def validate_captcha(self, field):
-        """Runs on every submission and consumes the challenge, right or wrong (Redis errors reach the view)."""
-        if not store.check(self.captcha_id.data, field.data):
-            raise ValidationError("That was not it: type the characters from the new picture.")
 
     def validate(self, extra_validators=None):
         """A taken username is reported (usernames are not secret), but only past the captcha, so probing costs one.
@@ -97,6 +107,10 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=128)],
                              render_kw={"autocomplete": "current-password", "maxlength": 128})
     remember = BooleanField("Keep me logged in on this device")
+
+
+class CaptchaLoginForm(CaptchaFields, LoginForm):
+    """The login form once an account had a few failed logins (app.ratelimit.login_needs_captcha)."""
 
 
 class CodeForm(FlaskForm):

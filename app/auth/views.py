@@ -6,9 +6,9 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from app import sessions
+from app import ratelimit, sessions
 from app.auth import accounts, bp, tokens
-from app.auth.forms import CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
+from app.auth.forms import CaptchaLoginForm, CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
 from app.captcha import store
 from app.extensions import db
 from app.models import Event
@@ -130,22 +130,53 @@ def local_path(target):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    form = LoginForm()
+    """After a few failed logins for an account, its form asks for the captcha too, instead of a lockout."""
+    name = request.form.get("login", "") if request.method == "POST" else ""
+    subject = ratelimit.login_subject(name, accounts.find_by_login(name)) if name.strip() else None
+    if subject:
+        ratelimit.refuse_locked_login(subject)  # 429 with Retry-After only after many failures
+    form = (CaptchaLoginForm if subject and ratelimit.login_needs_captcha(subject) else LoginForm)()
+    if "new_captcha" in request.form:  # the "new picture" button checks nothing, so the limits let it pass
+        if isinstance(form, CaptchaLoginForm) and form.captcha_id.data:
+            discard_quietly(form.captcha_id.data)
+        return render_login(form, 200)
+    try:
+        submitted = form.validate_on_submit()
+    except RedisError:  # the captcha this account needs cannot be checked: fail closed, keep the name
+        return render_login(form, 503, CAPTCHA_DOWN)
     unverified = False
-    if form.validate_on_submit():
+    if submitted:
         user, reason = accounts.authenticate(form.login.data, form.password.data)
         if reason is None:
             sessions.start(user, remember=form.remember.data)
             return redirect(local_path(request.args.get("next")) or url_for("account.index"), code=303)
-        if reason == "throttled":
-            form.password.errors.append("Too many failed attempts: wait a quarter of an hour, or reset your password.")
-            return render_template("auth/login.html", form=form), 429
         if reason == "unverified":
             unverified = True
             session["pending_email"] = user.email
         else:
             form.password.errors.append("Wrong email, username or password.")
-    return render_template("auth/login.html", form=form, unverified=unverified), status_for(form)
+    if subject and not isinstance(form, CaptchaLoginForm) and ratelimit.login_needs_captcha(subject):
+        form = with_captcha(form)  # this failure was the one that brings the captcha in
+    return render_login(form, status_for(form), unverified=unverified)
+
+
+def with_captcha(form):
+    """The same submission as a CaptchaLoginForm: what was typed and the errors found are kept."""
+    captcha_form = CaptchaLoginForm()
+    for name in ("login", "password", "remember"):
+        captcha_form[name].errors = list(form[name].errors)
+    return captcha_form
+
+
+def render_login(form, status, problem=None, unverified=False):
+    """A fresh challenge whenever the captcha is asked for, as on the register form."""
+    if isinstance(form, CaptchaLoginForm):
+        form.captcha.data = ""
+        try:
+            form.captcha_id.data = store.new_challenge()
+        except RedisError:
+            form.captcha_id.data, status, problem = "", 503, CAPTCHA_DOWN
+    return render_template("auth/login.html", form=form, problem=problem, unverified=unverified), status
 
 
 @bp.post("/logout")

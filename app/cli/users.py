@@ -20,7 +20,7 @@ def create_admin(username, email, password):
     if not re.match(forms.USERNAME_PATTERN, username) or not 3 <= len(username) <= 32:
         raise click.BadParameter("use 3 to 32 letters, digits, _ or -", param_hint="USERNAME")
     try:
-        email = validate_email(email, check_deliverability=False).normalized
+        email = validate_email(email, check_deliverability=False).normalized.lower()  # as the forms store it
     except EmailNotValidError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     if len(password) < 8 or passwords.is_common(password):

@@ -1,0 +1,166 @@
+"""Abuse limits: Flask-Limiter on the app's Redis, per client address and per account or mailbox.
+
+Flask-Limiter counts requests (the RULES below). Two budgets it cannot express are kept here with its
+own storage and strategy: failed logins per account (they bring in the captcha, then a 429, and a
+password reset clears them) and mails per recipient (counted where mail is composed, whatever the
+request). Keys that name an account or a mailbox are hashed, so Redis holds no address, and an
+unknown name is counted exactly like a known one. With Redis down, Flask-Limiter counts in each
+process's memory; a budget read that fails anyway allows, since the captcha itself fails closed.
+"""
+import hashlib
+import logging
+import time
+
+from flask import current_app, request
+from flask_login import current_user
+from flask_limiter import Limiter
+from limits import parse
+from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger(__name__)
+
+TOO_MANY = "We had too many attempts from your network for now."
+TOO_MANY_FOR_ADDRESS = "We had too many requests for this email address for now."
+TOO_MANY_FOR_ACCOUNT = "We had too many changes asked for this account for now."
+LOCKED = "Too many failed attempts for this account. If it is yours, you can also reset your password by mail."
+
+
+def client_address():
+    """The peer address, or the one ProxyFix took from TRUSTED_PROXIES' X-Forwarded-For."""
+    return request.remote_addr or "unknown"
+
+
+def mailbox_key(address):
+    """One key per inbox: case, +tags and Gmail's dots make other spellings of the same mailbox."""
+    local, _, domain = (address or "").strip().lower().rpartition("@")
+    local = local.partition("+")[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return _digest(f"{local}@{domain}")
+
+
+def _digest(name):
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def form_email():
+    return mailbox_key(request.form.get("email", ""))
+
+
+def signed_in_account():
+    """The account of a settings form: each one asks for the current password, so it is a guessing oracle."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else client_address()
+
+
+def new_picture():
+    """The "new picture" button of a form with a captcha checks nothing, so it spends nothing."""
+    return "new_captcha" in request.form
+
+
+# endpoint -> [(config key, key function, message)]; POST only: a GET changes nothing.
+RULES = {
+    "auth.login": [("RATELIMIT_LOGIN_PER_ADDRESS", client_address, TOO_MANY)],
+    "auth.register": [("RATELIMIT_REGISTER_PER_ADDRESS", client_address, TOO_MANY),
+                      ("RATELIMIT_REGISTER_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
+    "auth.resend": [("RATELIMIT_RESEND_PER_ADDRESS", client_address, TOO_MANY),
+                    ("RATELIMIT_RESEND_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
+    "auth.forgot": [("RATELIMIT_FORGOT_PER_ADDRESS", client_address, TOO_MANY),
+                    ("RATELIMIT_FORGOT_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
+    "auth.verify_code": [("RATELIMIT_CODE_PER_ADDRESS", client_address, TOO_MANY),
+                         ("RATELIMIT_CODE_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
+    **{endpoint: [("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)]
+       for endpoint in ("account.password", "account.email", "account.delete")},
+}
+
+
+def init_app(app):
+    """One Limiter per app (not a module global): its storage and its Redis-down state belong to that app."""
+    redis = app.extensions["redis"]
+    limiter = Limiter(client_address, app=app, storage_options={"connection_pool": redis.connection_pool},
+                      retry_after="delta-seconds")
+    app.extensions["ratelimit"] = limiter
+    if not limiter.enabled:
+        return
+    for endpoint, rules in RULES.items():
+        view = app.view_functions[endpoint]
+        for config_key, key_func, message in rules:
+            view = limiter.limit(app.config[config_key], key_func=key_func, methods=["POST"],
+                                 error_message=message, exempt_when=new_picture)(view)
+        app.view_functions[endpoint] = view
+    limiter.limit(app.config["RATELIMIT_CAPTCHA_PER_ADDRESS"], error_message=TOO_MANY)(app.blueprints["captcha"])
+
+
+def retry_after(error):
+    """Seconds until a refused request may succeed, for the Retry-After header of every 429."""
+    if getattr(error, "retry_after", None):
+        return error.retry_after
+    limiter = current_app.extensions.get("ratelimit")
+    try:
+        current = limiter.current_limit if limiter is not None and limiter.enabled else None
+        return max(1, int(current.reset_at - time.time())) if current is not None else 60
+    except Exception as exc:  # the storage failed between the check and this read: a 429 still goes out
+        log.warning("could not read the limit's reset time: %s", exc)
+        return 60
+
+
+# Budgets kept with Flask-Limiter's storage and strategy (its in-memory fallback included).
+
+def _spend(config_key, *identifiers, test_only=False):
+    """True while the budget has room; spends one unless test_only. Storage errors allow (logged)."""
+    limiter = current_app.extensions["ratelimit"]
+    if not limiter.enabled:
+        return True
+    item = parse(current_app.config[config_key])
+    try:
+        if test_only:
+            return limiter.limiter.test(item, config_key, *identifiers)
+        return limiter.limiter.hit(item, config_key, *identifiers)
+    except Exception as exc:  # any storage error: Redis down, timed out, or an unreadable key
+        log.warning("rate limit storage unavailable for %s: %s", config_key, exc)
+        return True
+
+
+def login_subject(login, user):
+    """The failed-login counter's key: the account when the name is one (username and email share it)."""
+    return f"user:{user.id}" if user is not None else f"name:{_digest(login.strip().lower())}"
+
+
+def login_needs_captcha(subject):
+    return not _spend("RATELIMIT_LOGIN_CAPTCHA_AFTER", subject, test_only=True)
+
+
+def refuse_locked_login(subject):
+    """429 with Retry-After once an account had RATELIMIT_LOGIN_PER_ACCOUNT failures; a reset lifts it."""
+    if _spend("RATELIMIT_LOGIN_PER_ACCOUNT", subject, test_only=True):
+        return
+    limiter = current_app.extensions["ratelimit"]
+    item = parse(current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"])
+    try:
+        reset_at = limiter.limiter.get_window_stats(item, "RATELIMIT_LOGIN_PER_ACCOUNT", subject).reset_time
+    except Exception:  # the test above just read it; fall back to the whole window
+        reset_at = time.time() + item.get_expiry()
+    raise TooManyRequests(LOCKED, retry_after=max(1, int(reset_at - time.time())))
+
+
+def login_failed(subject):
+    _spend("RATELIMIT_LOGIN_CAPTCHA_AFTER", subject)
+    _spend("RATELIMIT_LOGIN_PER_ACCOUNT", subject)
+
+
+def clear_failed_logins(user):
+    limiter = current_app.extensions["ratelimit"]
+    if not limiter.enabled:
+        return
+    for config_key in ("RATELIMIT_LOGIN_CAPTCHA_AFTER", "RATELIMIT_LOGIN_PER_ACCOUNT"):
+        try:
+            limiter.limiter.clear(parse(current_app.config[config_key]), config_key, login_subject("", user))
+        except Exception as exc:
+            log.warning("could not clear the failed logins of user %s: %s", user.id, exc)
+
+
+def mail_allowed(recipient):
+    """Spend one of the mailbox's mails; False once RATELIMIT_MAIL_PER_RECIPIENT is used up."""
+    allowed = _spend("RATELIMIT_MAIL_PER_RECIPIENT", mailbox_key(recipient))
+    if not allowed:
+        log.info("mail to a recipient dropped: RATELIMIT_MAIL_PER_RECIPIENT reached")
+    return allowed
