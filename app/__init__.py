@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 import config as config_module
 from app.extensions import csrf, db, login_manager, migrate
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
-from app.queues import redis_client
+from app.extensions import redis_client
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

@@ -1,10 +1,28 @@
-"""Compose mail in the request: render a template pair into an OutboxMail row the worker will send."""
+"""The mails the app sends, by kind: subject, template pair and what the worker mints into them at send time.
+
+Adding a kind: write templates/email/<template>.txt and .html (each begins with a comment listing its
+context), add a Kind here whose context function builds the links and codes from the account's current
+state, then call outbox.compose("<kind>", address, user=user, **params) and, after the commit, outbox.wake().
+"""
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
+from flask_mail import Message
 
-from app.extensions import db
-from app.models import OutboxMail
+from app.auth import tokens
+
+
+class Cancelled(Exception):
+    """Nothing left to send: the account is gone, or the mail's purpose was met before it went out."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    subject: str
+    template: str
+    context: Callable  # (user, params) -> template context; may raise Cancelled
 
 
 def absolute_url(endpoint, **values):
@@ -14,16 +32,46 @@ def absolute_url(endpoint, **values):
     return adapter.build(endpoint, values, force_external=True)
 
 
-def compose(kind, recipient, subject, template, user=None, **context):
-    """Render templates/email/<template>.txt and .html and add the row to the current transaction."""
-    context.setdefault("user", user)
-    row = OutboxMail(
-        kind=kind,
-        user=user,
-        recipient=recipient,
-        subject=subject,
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
-    )
-    db.session.add(row)
-    return row
+def account(user):
+    if user is None:
+        raise Cancelled("the account no longer exists")
+    return user
+
+
+def verify_context(user, params):
+    """A fresh link (stateless, bound to the account) and the outstanding code, the same on every retry."""
+    code = tokens.current_code(account(user))
+    if user.is_verified or code is None:
+        raise Cancelled("the address was verified before the mail went out")
+    return {"link": absolute_url("auth.verify", token=tokens.make_token(user, tokens.VERIFY)), "code": code,
+            "hours": current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600}
+
+
+def reset_context(user, params):
+    return {"link": absolute_url("auth.reset", token=tokens.make_token(account(user), tokens.RESET)),
+            "minutes": current_app.config["RESET_TOKEN_MAX_AGE"] // 60}
+
+
+def already_registered_context(user, params):
+    account(user)
+    return {"login_url": absolute_url("auth.login"), "forgot_url": absolute_url("auth.forgot")}
+
+
+KINDS = {
+    "verify": Kind("Confirm your email address", "verify", verify_context),
+    "reset": Kind("Reset your password", "reset", reset_context),
+    "already_registered": Kind("Someone tried to sign up with your address", "already_registered",
+                               already_registered_context),
+}
+
+
+def message(row, user):
+    """The Flask-Mail message for a claimed outbox row, rendered now from the account's current state.
+
+    The row's language is recorded for when the templates are translated; today they are English.
+    """
+    kind = KINDS[row.kind]
+    context = {**row.params, **kind.context(user, row.params), "user": user}
+    return Message(subject=kind.subject, recipients=[row.recipient], sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                   body=render_template(f"email/{kind.template}.txt", **context),
+                   html=render_template(f"email/{kind.template}.html", **context))

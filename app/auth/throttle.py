@@ -8,7 +8,7 @@ import hashlib
 
 from redis.exceptions import RedisError
 
-from app.queues import get_redis
+from app.extensions import get_redis
 
 
 def _key(scope, name):

@@ -13,7 +13,8 @@ from rq import Worker
 from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
-from app.queues import QUEUES, get_queue, get_redis
+from app.extensions import get_redis
+from app.queues import QUEUES, get_queue
 from jobs import schedule
 
 jobs_cli = AppGroup("jobs", help="Run declared jobs now.")
