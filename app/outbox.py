@@ -87,17 +87,19 @@ def claimable(grace_seconds=0, now=None):
 def claim(ids=None, limit=BATCH):
     """Take up to `limit` claimable rows (only `ids`, if given) under a lease; no two senders get one row.
 
-    One UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL). The subquery skips rows another claim has
-    locked (PostgreSQL; SQLite runs one writer at a time), and the UPDATE re-checks the predicate.
+    One UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL). The rows are chosen in a CTE, which PostgreSQL
+    evaluates once (as a plain subquery it may be re-run per row and take more than `limit`); it skips
+    rows another claim has locked (SQLite runs one writer at a time), and the UPDATE re-checks the predicate.
     """
     now = utcnow()
     chosen = (select(OutboxMail.id).where(claimable(now=now))
               .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit).with_for_update(skip_locked=True))
     if ids is not None:
         chosen = chosen.where(OutboxMail.id.in_(ids))
+    chosen = chosen.cte("chosen")
     rows = db.session.execute(
         update(OutboxMail)
-        .where(OutboxMail.id.in_(chosen.scalar_subquery()), claimable(now=now))
+        .where(OutboxMail.id.in_(select(chosen.c.id)), claimable(now=now))
         .values(status=OutboxMail.SENDING, attempts=OutboxMail.attempts + 1,
                 lease_until=now + timedelta(seconds=lease_seconds()), updated_at=now)
         .returning(OutboxMail.id, OutboxMail.kind, OutboxMail.recipient, OutboxMail.user_id,
@@ -123,12 +125,17 @@ def _finish(row, **values):
     return now
 
 
-def record_sent(row):
-    now = _finish(row, status=OutboxMail.SENT, sent_at=utcnow(), last_error=None)
-    db.session.execute(insert(Event).values(kind=Event.MAIL_SENT, user_id=row.user_id, detail=row.kind,
-                                            created_at=now))
+def record_sent(rows):
+    """Mark rows sent in one transaction: the worker groups the marks of a few milliseconds' sends."""
+    if not rows:
+        return
+    now = utcnow()
+    db.session.execute(update(OutboxMail).where(OutboxMail.id.in_([row.id for row in rows]))
+                       .values(status=OutboxMail.SENT, sent_at=now, lease_until=None, last_error=None, updated_at=now)
+                       .execution_options(synchronize_session=False))
+    db.session.execute(insert(Event), [dict(kind=Event.MAIL_SENT, user_id=row.user_id, detail=row.kind, created_at=now)
+                                       for row in rows])
     db.session.commit()
-    return "sent"
 
 
 def record_cancelled(row, reason):

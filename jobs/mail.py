@@ -9,6 +9,8 @@ from collections import Counter
 from app import mail, outbox
 from jobs import smtp
 
+COMMIT_SECONDS = 0.02  # how long a sent mark may wait to share its transaction with the next ones
+
 
 def drain():
     """The coalesced wake-up: claim a batch of due rows and send them; returns {outcome: count}."""
@@ -31,8 +33,9 @@ def send(outbox_id):
 def deliver(rows):
     """Render every claimed row from its account's current state, then send them one after another.
 
-    Rendering comes first so that committing each outcome (which expires the session) does not reload
-    the accounts. Each outcome is committed as soon as it is known: a crash repeats one mail at most.
+    Rendering comes first so that committing outcomes (which expires the session) does not reload the
+    accounts. Sent marks are committed together at most COMMIT_SECONDS after the first of them: one
+    write transaction per group instead of per mail, and a crash (SIGKILL) repeats only those mails.
     """
     users = outbox.users_of(rows)
     outcomes, ready = Counter(), []
@@ -48,15 +51,24 @@ def deliver(rows):
         except Exception as exc:  # a broken template must not hold the rest of the batch
             outcomes[outbox.record_failure(row, smtp.describe(exc))] += 1
     deadline = time.monotonic() + outbox.send_budget_seconds()
-    for position, (row, message) in enumerate(ready):
-        if time.monotonic() > deadline:  # a slow provider: give the rest back rather than outlive the lease
-            outbox.release([row for row, _ in ready[position:]])
-            outcomes["released"] += len(ready) - position
-            break
-        try:
-            smtp.send_message(message)
-        except Exception as exc:  # the job timeout included: every failure is recorded, none loses the mail
-            outcomes[outbox.record_failure(row, smtp.describe(exc), permanent=smtp.is_permanent(exc))] += 1
-            continue
-        outcomes[outbox.record_sent(row)] += 1
+    sent, first_sent_at = [], None
+    try:
+        for position, (row, message) in enumerate(ready):
+            if time.monotonic() > deadline:  # a slow provider: give the rest back rather than outlive the lease
+                outbox.release([row for row, _ in ready[position:]])
+                outcomes["released"] += len(ready) - position
+                break
+            try:
+                smtp.send_message(message)
+            except Exception as exc:  # the job timeout included: every failure is recorded, none loses the mail
+                outcomes[outbox.record_failure(row, smtp.describe(exc), permanent=smtp.is_permanent(exc))] += 1
+                continue
+            sent.append(row)
+            outcomes["sent"] += 1
+            first_sent_at = first_sent_at or time.monotonic()
+            if time.monotonic() - first_sent_at >= COMMIT_SECONDS:
+                outbox.record_sent(sent)
+                sent, first_sent_at = [], None
+    finally:
+        outbox.record_sent(sent)
     return dict(outcomes)
