@@ -107,7 +107,9 @@ def throughput(redis, enqueue, worker, rows):
     try:
         return rate(redis, rows), cpu_ms
     except RuntimeError as exc:
-        raise RuntimeError(f"{exc}:\n{worker.log()[-3000:]}") from None
+        status = worker.process.poll()
+        state = "running" if status is None else f"exited with status {status}"
+        raise RuntimeError(f"{exc} (worker {state}):\n{worker.log()[-3000:]}") from None
 
 
 def ceiling(app, rows):

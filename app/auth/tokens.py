@@ -51,11 +51,6 @@ def load_token(token, purpose):
     return user
 
 
-def _nonce_issued_at(user):
-    issued, _, _ = (user.verify_code_nonce or "").partition("$")
-    return int(issued) if issued.isdigit() else None
-
-
 def issue_code(user):
     """Start a new code with a fresh attempt budget; any earlier code stops working (caller commits).
 
@@ -81,7 +76,7 @@ def check_code(user, code):
     expected = current_code(user)
     if expected is None or user.verify_code_attempts >= CODE_ATTEMPTS:
         return False
-    if time.time() - _nonce_issued_at(user) > _max_age(VERIFY):
+    if time.time() - int(user.verify_code_nonce.partition("$")[0]) > _max_age(VERIFY):
         return False
     if hmac.compare_digest(expected, (code or "").strip()):
         return True
