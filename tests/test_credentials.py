@@ -6,7 +6,8 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import OutboxMail, utcnow
@@ -110,3 +111,23 @@ def test_a_resend_retires_the_earlier_code_and_mails_a_working_one(app, client, 
     accepted = other.post("/auth/verify-code", data={**form_page(other, "/auth/check-email"),
                                                      "email": "alice@example.com", "code": new})
     assert accepted.status_code == 303 and users(app)[0].is_verified
+
+
+def test_upgrading_an_outbox_of_rendered_bodies_leaves_none_in_the_sqlite_file(make_app, tmp_path):
+    """Deployments from before: their rows held live links; after the upgrade the file holds none of them."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with app.app_context():
+        downgrade(revision="f0d818fa76c3")  # back to the first schema, with rendered bodies
+        for i in range(50):
+            db.session.execute(text(
+                "INSERT INTO outbox_mail (kind, recipient, subject, body_text, status, attempts, created_at, "
+                "updated_at, next_attempt_at) VALUES ('reset', 'a@example.com', 's', :body, 'sent', 1, "
+                "'2026-01-01', '2026-01-01', '2026-01-01')"), {"body": f"http://x/auth/reset/LIVE-TOKEN-{i:04d}\n" + "x" * 5000})  # overflow pages too
+        db.session.commit()
+        upgrade()
+        assert db.session.scalar(text("SELECT count(*) FROM outbox_mail")) == 50
+        db.session.remove()
+        db.engine.dispose()
+    for path in glob.glob(str(tmp_path / "old.sqlite3*")):
+        with open(path, "rb") as f:
+            assert b"LIVE-TOKEN-" not in f.read(), os.path.basename(path)

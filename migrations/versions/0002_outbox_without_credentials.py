@@ -5,6 +5,10 @@ rows are rendered by the worker from their kind when they are sent. An unverifie
 cannot be recovered from its hash, so it gets a fresh nonce: its pending mail carries a working code,
 an earlier mail's link keeps working, only an earlier mail's code stops (a resend gives a new one).
 
+SQLite zeroes the pages the dropped bodies leave (secure_delete), so the file and later backups hold
+none of them; PostgreSQL keeps dropped column data in its files (never in a pg_dump) until the rows
+are rewritten: run `VACUUM FULL outbox_mail` after upgrading if old files may leak.
+
 Revision ID: 0002_outbox_v2
 Revises: f0d818fa76c3
 Create Date: 2026-12-02 03:00:00
@@ -25,6 +29,8 @@ depends_on = None
 # batch copy of "user" would lose its expression indexes (the case-insensitive unique username and email).
 
 def upgrade():
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA secure_delete = ON")  # for this connection: freed pages are overwritten with zeros
     op.add_column("outbox_mail", sa.Column("language", sa.String(length=16), nullable=False, server_default="en"))
     op.add_column("outbox_mail", sa.Column("params", sa.JSON(), nullable=False, server_default="{}"))
     for name in ("subject", "body_text", "body_html"):
