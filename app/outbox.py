@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 100  # rows per claim; a full batch wakes another drain so the pool shares the backlog
 WAKE_KEY = "outbox:drain-queued"  # id of the drain job queued and not started yet, if any
 LEASE_MARGIN_SECONDS = 5  # time to record the outcome after the job timeout cut a send short
+COMMIT_SECONDS = 0.02  # sent marks share one transaction for this long: a SIGKILL repeats those mails only
 
 
 def compose(kind, recipient, user=None, language="en", **params):

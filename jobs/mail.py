@@ -9,8 +9,6 @@ from collections import Counter
 from app import mail, outbox
 from jobs import smtp
 
-COMMIT_SECONDS = 0.02  # how long a sent mark may wait to share its transaction with the next ones
-
 
 def drain():
     """The coalesced wake-up: claim a batch of due rows and send them; returns {outcome: count}."""
@@ -34,7 +32,7 @@ def deliver(rows):
     """Render every claimed row from its account's current state, then send them one after another.
 
     Rendering comes first so that committing outcomes (which expires the session) does not reload the
-    accounts. Sent marks are committed together at most COMMIT_SECONDS after the first of them: one
+    accounts. Sent marks are committed together, outbox.COMMIT_SECONDS after the first of them: one
     write transaction per group instead of per mail, and a crash (SIGKILL) repeats only those mails.
     """
     users = outbox.users_of(rows)
@@ -66,7 +64,7 @@ def deliver(rows):
             sent.append(row)
             outcomes["sent"] += 1
             first_sent_at = first_sent_at or time.monotonic()
-            if time.monotonic() - first_sent_at >= COMMIT_SECONDS:
+            if time.monotonic() - first_sent_at >= outbox.COMMIT_SECONDS:
                 outbox.record_sent(sent)
                 sent, first_sent_at = [], None
     finally:
