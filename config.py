@@ -117,6 +117,7 @@ class Config:
         self.TIMEZONE = env_str("TIMEZONE", "UTC")
         self.UNVERIFIED_TTL_DAYS = env_int("UNVERIFIED_TTL_DAYS", 7, minimum=1)
         self.EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 400, minimum=1)
+        self.OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
 
         self.CAPTCHA_TEST_MODE = env_bool("CAPTCHA_TEST_MODE", False)
         self.CAPTCHA_TTL_SECONDS = env_int("CAPTCHA_TTL_SECONDS", 300, minimum=10)

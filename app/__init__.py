@@ -8,9 +8,8 @@ from sqlalchemy.engine import Engine
 
 import config as config_module
 from app import ratelimit, security
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, login_manager, migrate, redis_client
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
-from app.queues import redis_client
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

@@ -1,9 +1,13 @@
-"""Extension objects, created unbound and attached to the app in create_app()."""
+"""Extension objects, created unbound and attached to the app in create_app(), and the shared Redis client."""
+from flask import current_app
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import MetaData
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
@@ -18,3 +22,18 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
+
+
+def redis_client(url):
+    """Short timeouts and no retries: a dead Redis costs a request about a second, not a minute.
+
+    Bytes in, bytes out (no decode_responses) because RQ stores pickled payloads on the same client.
+    The factory keeps it in app.extensions["redis"], as Flask-RQ does.
+    """
+    return Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0),
+                          health_check_interval=30)
+
+
+def get_redis():
+    """The app's Redis client: queues, captcha answers, throttles and the outbox's wake-up flag."""
+    return current_app.extensions["redis"]

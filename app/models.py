@@ -26,8 +26,9 @@ class User(UserMixin, db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     verified_at = db.Column(db.DateTime)
     last_login_at = db.Column(db.DateTime)
-    # The one-time code from the verification mail, stored hashed, with its own attempt budget.
-    verify_code_hash = db.Column(db.String(255))
+    # "issued-at$nonce" of the current verification code: the code itself is HMAC(SECRET_KEY, id, nonce),
+    # derived again when the mail is sent and when it is typed, so the database never holds it.
+    verify_code_nonce = db.Column(db.String(64))
     verify_code_attempts = db.Column(db.Integer, nullable=False, default=0)
     # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
     # a new value makes every cookie issued for the account worthless (app/sessions.py).
@@ -60,19 +61,23 @@ def load_user(session_token):
 
 
 class OutboxMail(db.Model):
-    """A mail to send: the row is the source of truth, a queued job is only a wake-up call."""
+    """A mail to send: the row is the source of truth, a queued job is only a wake-up call.
+
+    It records what to send (kind, recipient, user, language, parameters), never a rendered body: links
+    and codes are minted by the worker when it sends (app/outbox.py), so no row holds a live credential.
+    """
 
     __tablename__ = "outbox_mail"
     PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
     DROPPED = "dropped"  # over RATELIMIT_MAIL_PER_RECIPIENT: never sent unless an operator retries it
+    CANCELLED = "cancelled"  # nothing left to send by the time it was due (account gone, already verified)
 
     id = db.Column(db.Integer, primary_key=True)
     kind = db.Column(db.String(32), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
     recipient = db.Column(db.String(254), nullable=False)
-    subject = db.Column(db.String(200), nullable=False)
-    body_text = db.Column(db.Text, nullable=False)
-    body_html = db.Column(db.Text)
+    language = db.Column(db.String(16), nullable=False, default="en")
+    params = db.Column(db.JSON, nullable=False, default=dict)
     status = db.Column(db.String(16), nullable=False, default=PENDING)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     last_error = db.Column(db.Text)

@@ -12,8 +12,8 @@ import logging
 import time
 
 from flask import current_app, request
-from flask_login import current_user
 from flask_limiter import Limiter
+from flask_login import current_user
 from limits import parse
 from werkzeug.exceptions import TooManyRequests
 

@@ -98,7 +98,7 @@ def run_backup(table, runs, quick):
         stack.start("worker")
         solve = solver()
         from app import create_app
-        from app.queues import enqueue
+        from app.queues import get_queue
         app = create_app()
         durations, completed, during, baseline = [], [], [], []
         for _ in range(runs):
@@ -107,7 +107,7 @@ def run_backup(table, runs, quick):
             baseline.append(len(sign_ups(base_url, solve, 4, until=quiet)[1]) / seconds)
             busy = threading.Event()
             with app.app_context():
-                job = enqueue("maintenance", "jobs.backup.run", job_timeout=600)
+                job = get_queue("maintenance").enqueue("jobs.backup.run", job_timeout=600)
             watcher = threading.Thread(target=lambda: (wait_until(
                 lambda: job.get_status(refresh=True) in ("finished", "failed"), timeout=600, interval=0.1),
                 busy.set()))

@@ -44,6 +44,7 @@ class SinkHandler:
         self.echo = echo
         self.messages = []
         self.delay = 0.0  # seconds to wait before answering DATA, like a slow provider
+        self.stall_after_accept = 0.0  # keep the mail, then answer this late: an ambiguous failure
         self.defer_next = 0  # answer 451 to this many DATA commands
         self.refused = set()  # recipients answered 550 at RCPT
         self.attempts = 0
@@ -53,6 +54,7 @@ class SinkHandler:
         with self._changed:
             self.messages.clear()
             self.delay, self.defer_next, self.refused, self.attempts = 0.0, 0, set(), 0
+            self.stall_after_accept = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
@@ -73,6 +75,8 @@ class SinkHandler:
             self._changed.notify_all()
         if self.echo:
             print_mail(received)
+        if self.stall_after_accept:
+            await asyncio.sleep(self.stall_after_accept)
         return "250 Message accepted for delivery"
 
     def wait_for(self, predicate=lambda messages: bool(messages), timeout=20.0):

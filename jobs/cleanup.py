@@ -1,9 +1,10 @@
-"""Clean-up: accounts never verified and events past their retention, selected by age and deleted."""
+"""Clean-up: accounts never verified, events past their retention and sent mail, selected by age and deleted."""
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete
 
+from app import outbox
 from app.extensions import db
 from app.models import Event, User, utcnow
 
@@ -26,5 +27,6 @@ def run():
         .where(Event.created_at < now - timedelta(days=config["EVENT_RETENTION_DAYS"]))
         .execution_options(synchronize_session=False)
     ).rowcount
+    mail = outbox.purge(config["OUTBOX_RETENTION_DAYS"])
     db.session.commit()
-    return {"unverified_users": users, "events": events}
+    return {"unverified_users": users, "events": events, "sent_mail": mail}

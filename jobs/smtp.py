@@ -76,3 +76,25 @@ def send_message(message):
         close()  # the session's state is unknown after any error, the job timeout included
         raise
     _cached["used_at"] = time.monotonic()
+
+
+def is_permanent(exc):
+    """SMTP 5xx means the provider will never take this mail; everything else may pass later."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
+def describe(exc):
+    """The provider's own words where there are some ("550 5.1.1 No such mailbox"), for `flask mail status`."""
+    def text(message):
+        return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{address}: {code} {text(message)}" for address, (code, message) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"

@@ -11,9 +11,10 @@ import urllib.request
 
 from sqlalchemy import func, select
 
+from app.auth import tokens
 from app.extensions import db
-from app.mail import compose
 from app.models import Event, OutboxMail, User
+from app.outbox import compose
 
 PASSWORD = "correct horse battery"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's; elsewhere point CHROMIUM at a Chromium or Chrome
@@ -86,8 +87,8 @@ def new_mail(address):
     """A verification row as a sign-up leaves it: user and outbox row committed together (app context)."""
     user = User(username=address.partition("@")[0], email=address, password_hash="x")
     db.session.add(user)
-    row = compose("verify", address, "Confirm your email address", "verify", user=user,
-                  link="http://localhost:5000/auth/verify/t", code="123456", hours=48)
+    tokens.issue_code(user)
+    row = compose("verify", address, user=user)
     db.session.commit()
     return row.id
 

@@ -4,10 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.extensions import db
+from app.extensions import db, get_redis
 from app.main.health import SCHEDULER_HEARTBEAT_KEY
 from app.models import OutboxMail, utcnow
-from app.queues import get_redis
 from jobs import mail, smtp
 from tests.helpers import new_mail
 from tests.services import Process, wait_until

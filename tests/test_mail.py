@@ -1,14 +1,15 @@
-"""jobs.mail.send against the real SMTP sink: claim once, classify failures, keep one trustworthy connection."""
+"""The mail jobs against the real SMTP sink: claim once, classify failures, keep one trustworthy connection."""
 import pytest
 from redis import Redis
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+from app import outbox
 from app.extensions import db
 from app.models import Event, OutboxMail
-from app.queues import enqueue_mail, get_queue
+from app.queues import get_queue
 from jobs import mail, smtp
-from tests.helpers import new_mail
+from tests.helpers import code_in, new_mail
 from tests.helpers import outbox_row as row
 from tests.services import SmtpSink, free_port
 
@@ -26,12 +27,13 @@ def ctx(app):
 
 def test_send_delivers_once_and_marks_the_row_sent(ctx, mailbox, run_jobs):
     outbox_id = new_mail("ada@example.com")
-    enqueue_mail(outbox_id)
-    enqueue_mail(outbox_id)  # a second wake-up for the same attempt is not queued
+    outbox.wake()
+    outbox.wake()  # a second wake-up while a drain waits is not queued
     assert get_queue("mail").count == 1
     run_jobs()
     [received] = mailbox.wait_for()
-    assert received.recipients == ["ada@example.com"] and "/auth/verify/t" in received.text
+    assert received.recipients == ["ada@example.com"] and "http://localhost:5000/auth/verify/" in received.text
+    assert code_in(received)
     sent = row(outbox_id)
     assert (sent.status, sent.attempts, sent.lease_until, sent.last_error) == (OutboxMail.SENT, 1, None, None)
     assert len(events(Event.MAIL_SENT)) == 1
@@ -41,8 +43,8 @@ def test_send_delivers_once_and_marks_the_row_sent(ctx, mailbox, run_jobs):
 
 def test_a_row_claimed_by_a_live_sender_is_not_claimed_again(ctx, mailbox):
     outbox_id = new_mail("bob@example.com")
-    assert mail.claim(outbox_id) is True
-    assert mail.claim(outbox_id) is False  # the lease holds
+    assert [r.id for r in outbox.claim([outbox_id])] == [outbox_id]
+    assert outbox.claim([outbox_id]) == [] and outbox.claim() == []  # the lease holds
     assert mail.send(outbox_id) == "skipped" and mailbox.messages == []
 
 
@@ -122,8 +124,8 @@ def test_enqueue_with_redis_down_gives_up_fast_and_never_raises(make_app, redis_
 
     app = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     with app.app_context():
-        outbox_id = new_mail("fay@example.com")
+        new_mail("fay@example.com")
         start = time.perf_counter()
-        assert enqueue_mail(outbox_id) is None
+        assert outbox.wake() is None
         assert time.perf_counter() - start < 5  # a refused connection, no retries: milliseconds, not a hang
     assert Redis.from_url(redis_server.url).dbsize() == 0

@@ -15,9 +15,9 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq_scheduler import Scheduler
 from sqlalchemy import create_engine, text
 
-from app.extensions import db
+from app.extensions import db, get_redis
 from app.models import User
-from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_redis
+from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY
 from jobs import schedule
 from jobs.scheduler import AppScheduler, sync
 from tests.services import Process, RedisServer, flask_cli, wait_until

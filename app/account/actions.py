@@ -1,14 +1,11 @@
 """What the account pages do, one function per action: each commits its rows, then wakes the mail worker."""
-from flask import current_app
 from sqlalchemy import delete
 
-from app import sessions
+from app import outbox, sessions
 from app.auth import passwords, tokens
 from app.auth.accounts import find_by_email, password_notice
 from app.extensions import db
-from app.mail import absolute_url, compose
 from app.models import Event, OutboxMail
-from app.queues import enqueue_mail
 
 
 def change_password(user, password):
@@ -16,9 +13,9 @@ def change_password(user, password):
     user.password_hash = passwords.hash_password(password)
     sessions.end_all(user)
     Event.record(Event.PASSWORD_CHANGED, user=user)
-    row = password_notice(user, reset=False)
+    password_notice(user, reset=False)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def request_email_change(user, new_email):
@@ -29,15 +26,12 @@ def request_email_change(user, new_email):
     """
     owner = find_by_email(new_email)
     if owner is not None and owner.is_verified:
-        row = compose("email_in_use", owner.email, "Someone tried to use your address", "email_in_use",
-                      user=owner, login_url=absolute_url("auth.login"))
-    else:
-        link = absolute_url("account.confirm_email", token=tokens.make_email_token(user, new_email))
-        hours = current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600
-        row = compose("email_change", new_email, "Confirm your new email address", "email_change", user=user,
-                      link=link, new_email=new_email, hours=hours)
+        outbox.compose("email_in_use", owner.email, user=owner)
+    else:  # the worker mints the link when it sends; the row keeps what it is bound to
+        outbox.compose("email_change", new_email, user=user, new_email=new_email,
+                       state=tokens.email_change_state(user))
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def confirm_email_change(user, new_email):
@@ -56,10 +50,9 @@ def confirm_email_change(user, new_email):
     old_email, user.email = user.email, new_email
     sessions.end_all(user)
     Event.record(Event.EMAIL_CHANGED, user=user)
-    row = compose("email_changed", old_email, "Your email address was changed", "email_changed", user=user,
-                  old_email=old_email, new_email=new_email)
+    outbox.compose("email_changed", old_email, user=user, old_email=old_email, new_email=new_email)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
     return True
 
 
@@ -79,7 +72,6 @@ def delete_account(user):
                                                 OutboxMail.status != OutboxMail.SENDING))
     db.session.delete(user)
     Event.record(Event.ACCOUNT_DELETED)
-    row = compose("account_deleted", email, "Your account is deleted", "account_deleted", username=username,
-                  register_url=absolute_url("auth.register"))
+    outbox.compose("account_deleted", email, username=username)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()

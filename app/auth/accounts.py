@@ -1,13 +1,10 @@
 """What the auth views do, one function per action: each commits its rows, then wakes the mail worker."""
-from flask import current_app
 from sqlalchemy import func, or_, select
 
-from app import ratelimit, sessions
+from app import outbox, ratelimit, sessions
 from app.auth import passwords, tokens
 from app.extensions import db
-from app.mail import absolute_url, compose
 from app.models import Event, User, utcnow
-from app.queues import enqueue_mail
 
 
 def find_by_email(email):
@@ -32,27 +29,22 @@ def register(username, email, password):
     user = find_by_email(email)
     if user is not None and user.is_verified:
         passwords.burn_time(password)
-        row = compose("already_registered", user.email, "Someone tried to sign up with your address",
-                      "already_registered", user=user, login_url=absolute_url("auth.login"),
-                      forgot_url=absolute_url("auth.forgot"))
+        outbox.compose("already_registered", user.email, user=user)
     else:
         if user is None:
             user = User(email=email)
             db.session.add(user)
             Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
         user.username, user.password_hash = username, passwords.hash_password(password)
-        db.session.flush()  # the code's digest includes the new user's id
-        row = verification_mail(user)
+        verification_mail(user)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def verification_mail(user):
-    code = tokens.issue_code(user)
-    link = absolute_url("auth.verify", token=tokens.make_token(user, tokens.VERIFY))
-    hours = current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600
-    return compose("verify", user.email, "Confirm your email address", "verify", user=user, link=link,
-                   code=code, hours=hours)
+    """A new code (older ones stop working); the worker mints the link and renders the code when it sends."""
+    tokens.issue_code(user)
+    outbox.compose("verify", user.email, user=user)
 
 
 def resend(email):
@@ -60,20 +52,18 @@ def resend(email):
     user = find_by_email(email)
     if user is None or user.is_verified:
         return
-    row = verification_mail(user)
+    verification_mail(user)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def forgot(email):
     user = find_by_email(email)
     if user is None:
         return
-    link = absolute_url("auth.reset", token=tokens.make_token(user, tokens.RESET))
-    minutes = current_app.config["RESET_TOKEN_MAX_AGE"] // 60
-    row = compose("reset", user.email, "Reset your password", "reset", user=user, link=link, minutes=minutes)
+    outbox.compose("reset", user.email, user=user)
     db.session.commit()
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def mark_verified(user):
@@ -81,7 +71,7 @@ def mark_verified(user):
     if not user.is_verified:
         user.verified_at = utcnow()
         Event.record(Event.VERIFIED, user=user)
-    user.verify_code_hash, user.verify_code_attempts = None, 0
+    user.verify_code_nonce, user.verify_code_attempts = None, 0
 
 
 def verify(user):
@@ -111,16 +101,15 @@ def reset_password(user, password):
     mark_verified(user)
     sessions.end_all(user)
     Event.record(Event.PASSWORD_CHANGED, user=user, detail="reset")
-    row = password_notice(user, reset=True)
+    password_notice(user, reset=True)
     db.session.commit()
     ratelimit.clear_failed_logins(user)
-    enqueue_mail(row.id)
+    outbox.wake()
 
 
 def password_notice(user, reset):
     """Sent after every change of password, so an owner who did not make it can take the account back."""
-    return compose("password_changed", user.email, "Your password was changed", "password_changed", user=user,
-                   reset=reset, forgot_url=absolute_url("auth.forgot"))
+    outbox.compose("password_changed", user.email, user=user, reset=reset)
 
 
 def authenticate(login, password):

@@ -59,6 +59,11 @@ def make_email_token(user, new_email):
     return _serializer(EMAIL).dumps([user.id, _state(user, EMAIL), new_email])
 
 
+def email_change_state(user):
+    """What an address-change link is bound to (no secret: a digest); the outbox checks it has not moved."""
+    return _state(user, EMAIL)
+
+
 def load_email_token(token):
     """(user, new address) while the link is valid for the account as it is now, else (None, None)."""
     try:
@@ -71,29 +76,34 @@ def load_email_token(token):
     return user, str(new_email)
 
 
-def _code_digest(user, issued, code):
-    """Keyed with SECRET_KEY: a leaked table alone cannot be searched through the million possible codes."""
-    message = f"{user.id}|{issued}|{code}".encode()
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).hexdigest()
-
-
 def issue_code(user):
-    """A fresh 6-digit code for the mail; only its digest and issue time are stored, with a new attempt budget."""
-    code = f"{secrets.randbelow(10**6):06d}"
-    issued = int(time.time())
-    user.verify_code_hash = f"{issued}${_code_digest(user, issued, code)}"
+    """Start a new code with a fresh attempt budget; any earlier code stops working (caller commits).
+
+    Only a random nonce and its issue time are stored; the code is derived from them with SECRET_KEY,
+    so the database or a backup alone reveals nothing, and every send of the same mail (a retry after an
+    ambiguous SMTP failure included) renders the same code, so a code the user already holds stays valid.
+    """
+    user.verify_code_nonce = f"{int(time.time())}${secrets.token_hex(16)}"
     user.verify_code_attempts = 0
-    return code
+
+
+def current_code(user):
+    """The 6 digits for the mail, or None when no code is outstanding (verified, or never issued)."""
+    if user is None or user.verify_code_nonce is None:
+        return None
+    message = f"verify-code|{user.id}|{user.verify_code_nonce}".encode()
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), message, hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**6:06d}"
 
 
 def check_code(user, code):
     """True for the current, unexpired code; every wrong try spends one of CODE_ATTEMPTS (caller commits)."""
-    if user is None or user.verify_code_hash is None or user.verify_code_attempts >= CODE_ATTEMPTS:
+    expected = current_code(user)
+    if expected is None or user.verify_code_attempts >= CODE_ATTEMPTS:
         return False
-    issued, _, digest = user.verify_code_hash.partition("$")
-    if time.time() - int(issued) > _max_age(VERIFY):
+    if time.time() - int(user.verify_code_nonce.partition("$")[0]) > _max_age(VERIFY):
         return False
-    if hmac.compare_digest(digest, _code_digest(user, issued, (code or "").strip())):
+    if hmac.compare_digest(expected, (code or "").strip()):
         return True
     user.verify_code_attempts += 1
     return False

@@ -4,7 +4,7 @@ import secrets
 from flask import current_app
 
 from app.captcha.image import random_text
-from app.queues import get_redis
+from app.extensions import get_redis
 
 TEST_MODE_WORD = "PASSED"
 

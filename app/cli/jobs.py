@@ -14,7 +14,8 @@ from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
 from app import LOG_FORMAT
-from app.queues import QUEUES, get_queue, get_redis
+from app.extensions import get_redis
+from app.queues import QUEUES, get_queue
 from jobs import schedule, scheduler
 
 jobs_cli = AppGroup("jobs", help="Run declared jobs now.")

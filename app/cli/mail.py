@@ -3,9 +3,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app import outbox
 from app.extensions import db
-from app.models import OutboxMail, utcnow
-from app.queues import enqueue_mail
+from app.models import OutboxMail
 
 mail_cli = AppGroup("mail", help="Inspect and retry outgoing mail.")
 
@@ -13,7 +13,8 @@ mail_cli = AppGroup("mail", help="Inspect and retry outgoing mail.")
 @mail_cli.command("status")
 def status():
     """List mail not sent yet (pending or being sent) and mail that failed."""
-    rows = db.session.scalars(select(OutboxMail).where(OutboxMail.status != OutboxMail.SENT)
+    rows = db.session.scalars(select(OutboxMail).where(OutboxMail.status.not_in([OutboxMail.SENT,
+                                                                                   OutboxMail.CANCELLED]))
                               .order_by(OutboxMail.status, OutboxMail.id)).all()
     if not rows:
         click.echo("no pending or failed mail")
@@ -34,18 +35,7 @@ def retry(ids, all_failed):
     """Put mail back as pending with a fresh retry budget, and wake the worker for it."""
     if bool(ids) == all_failed:
         raise click.UsageError("give mail ids or --failed (not both)")
-    query = select(OutboxMail).where(OutboxMail.status != OutboxMail.SENT)
-    query = query.where(OutboxMail.id.in_(ids)) if ids else query.where(OutboxMail.status == OutboxMail.FAILED)
-    rows = db.session.scalars(query).all()
-    missing = sorted(set(ids) - {row.id for row in rows})
-    for row in rows:
-        if row.status == OutboxMail.SENDING:
-            continue  # a worker holds it; its lease decides, the redrive takes over if it died
-        row.status, row.attempts, row.next_attempt_at, row.lease_until = OutboxMail.PENDING, 0, utcnow(), None
-    db.session.commit()
-    queued = [row.id for row in rows if row.status == OutboxMail.PENDING]
-    for outbox_id in queued:
-        enqueue_mail(outbox_id)
+    queued, missing = outbox.put_back(ids)
     click.echo(f"{len(queued)} mail(s) put back: {', '.join(map(str, queued)) or 'none'}")
     if missing:
         raise click.ClickException(f"no unsent mail with id {', '.join(map(str, missing))}")

@@ -13,9 +13,10 @@ from rq import Worker
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
+from app.extensions import db, get_redis
 from app.models import OutboxMail, utcnow
-from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue, get_redis, lost_wakeups
+from app.outbox import claimable
+from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
 
 
 def health_report():
@@ -51,7 +52,7 @@ def check_outbox():
     day_ago = utcnow() - timedelta(days=1)
     try:
         overdue = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
-            lost_wakeups(current_app.config["OUTBOX_SWEEP_SECONDS"])))
+            claimable(current_app.config["OUTBOX_SWEEP_SECONDS"])))
         failed = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
             OutboxMail.status == OutboxMail.FAILED, OutboxMail.updated_at >= day_ago))
     except SQLAlchemyError as exc:
