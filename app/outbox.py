@@ -280,10 +280,10 @@ def put_back(ids=None):
 
 
 def purge(days):
-    """Delete rows sent or cancelled more than `days` ago (the caller commits); they only name a recipient."""
+    """Delete rows sent, cancelled or dropped more than `days` ago (the caller commits); they only name a recipient."""
     return db.session.execute(
         delete(OutboxMail)
-        .where(OutboxMail.status.in_([OutboxMail.SENT, OutboxMail.CANCELLED]),
+        .where(OutboxMail.status.in_([OutboxMail.SENT, OutboxMail.CANCELLED, OutboxMail.DROPPED]),
                OutboxMail.updated_at < utcnow() - timedelta(days=days))
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -26,12 +26,13 @@ def test_cleanup_removes_stale_unverified_accounts_and_expired_events(make_app):
         db.session.add(Event(kind=Event.LOGIN_OK, created_at=utcnow() - timedelta(days=31)))
         db.session.add(Event(kind=Event.LOGIN_OK, created_at=utcnow() - timedelta(days=29)))
         db.session.add(OutboxMail(kind="verify", user=stale, recipient="stale@example.test", status=OutboxMail.FAILED))
-        for status, age_days in ((OutboxMail.SENT, 31), (OutboxMail.CANCELLED, 31), (OutboxMail.SENT, 29)):
+        for status, age_days in ((OutboxMail.SENT, 31), (OutboxMail.CANCELLED, 31), (OutboxMail.DROPPED, 31),
+                                 (OutboxMail.SENT, 29)):
             db.session.add(OutboxMail(kind="reset", recipient="old@example.test", status=status,
                                       updated_at=utcnow() - timedelta(days=age_days)))
         db.session.commit()
 
-        assert cleanup.run() == {"unverified_users": 1, "events": 1, "sent_mail": 2}
+        assert cleanup.run() == {"unverified_users": 1, "events": 1, "sent_mail": 3}
         assert cleanup.run() == {"unverified_users": 0, "events": 0, "sent_mail": 0}
 
         assert sorted(db.session.scalars(db.select(User.username))) == ["fresh", "old-admin", "old-but-verified"]
