@@ -1,17 +1,18 @@
-"""Clean-up: accounts never verified and events past their retention, selected by age and deleted."""
+"""Clean-up: accounts never verified, events past their retention and expired logins, selected by age and deleted."""
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete
 
 from app.extensions import db
-from app.models import Event, User, utcnow
+from app.models import Event, LoginSession, User, utcnow
 
 
 def run():
     """Delete what has aged out and say how many rows went; a second run finds nothing more to delete.
 
     Events and outbox rows of a removed account keep their history with user_id NULL (ON DELETE SET NULL).
+    A login older than REMEMBER_DAYS already opens nothing (load_user checks its age); its row goes here.
     """
     config = current_app.config
     now = utcnow()
@@ -26,5 +27,10 @@ def run():
         .where(Event.created_at < now - timedelta(days=config["EVENT_RETENTION_DAYS"]))
         .execution_options(synchronize_session=False)
     ).rowcount
+    logins = db.session.execute(
+        delete(LoginSession)
+        .where(LoginSession.created_at < LoginSession.oldest_live())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
-    return {"unverified_users": users, "events": events}
+    return {"unverified_users": users, "events": events, "logins": logins}
