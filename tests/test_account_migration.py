@@ -80,6 +80,7 @@ def test_login_sessions_are_added_and_go_with_their_account(old_app):
         db.session.execute(text('DELETE FROM "user"'))  # the foreign key takes the login with it
         db.session.commit()
         assert db.session.execute(text("SELECT count(*) FROM login_session")).scalar() == 0
+        db.session.rollback()  # ends the read: on PostgreSQL, DROP TABLE would wait for its lock
         downgrade(revision=SESSION_TOKENS)
         assert "login_session" not in inspect(db.engine).get_table_names()
         upgrade()
