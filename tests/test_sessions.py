@@ -100,7 +100,7 @@ def test_logging_out_the_other_sessions_ends_them_and_keeps_this_one(app, client
     register_verified(client, run_jobs, mailbox)
     laptop, phone = logged_in(app, remember=True), logged_in(app, remember=True)
     phone_remember = copy_of(app, phone, ["remember_token"])
-    assert "1 other session" in laptop.get("/account/sessions").get_data(as_text=True)
+    assert "1 other open session</strong>" in laptop.get("/account/sessions").get_data(as_text=True)
     assert post_form(laptop, "/account/sessions").status_code == 303
     assert not opens_account(phone) and not opens_account(phone_remember)
     assert opens_account(laptop) and opens_account(copy_of(app, laptop, ["remember_token"]))
