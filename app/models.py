@@ -1,7 +1,8 @@
 """Database models: users, the mail outbox, the event log and the daily statistics it feeds."""
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import func
 
@@ -33,6 +34,9 @@ class User(UserMixin, db.Model):
     # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
     # a new value makes every cookie issued for the account worthless (app/sessions.py).
     session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
+    # The LoginSession being served, set by load_user or at login: not a column, one per request.
+    login_id = None
+    login_remembered = False
 
     __table_args__ = (
         # Uniqueness is case-insensitive; usernames keep the spelling typed, addresses are stored lower-cased.
@@ -46,18 +50,55 @@ class User(UserMixin, db.Model):
         return self.verified_at is not None
 
     def get_id(self):
-        return self.session_token
+        """What both cookies carry: the account's token and this login's id, never the row id."""
+        if self.login_id is None:
+            raise RuntimeError("no login is being served: app.sessions opens one before login_user()")
+        return f"{self.session_token}.{self.login_id}"
 
     def __repr__(self):
         return f"<User {self.id} {self.username}>"
 
 
+class LoginSession(db.Model):
+    """One login on one browser; logging out deletes its row, and with it every copy of that browser's cookies.
+
+    A row lives at most REMEMBER_DAYS, the longest a remember cookie lasts: load_user ignores older ones
+    and the cleanup job deletes them.
+    """
+
+    __tablename__ = "login_session"
+
+    id = db.Column(db.String(64), primary_key=True, default=new_session_token)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    remember = db.Column(db.Boolean, nullable=False, default=False)
+
+    @staticmethod
+    def oldest_live():
+        """Rows created before this have outlived every remember cookie issued with them."""
+        return utcnow() - timedelta(days=current_app.config["REMEMBER_DAYS"])
+
+
 @login_manager.user_loader
-def load_user(session_token):
-    """The account whose current session token the cookie names; an old token (rotated since) names no one."""
-    if not session_token or len(session_token) > 64:
+def load_user(cookie_id):
+    """The account named by "<session token>.<login id>", if both are current: one join per request.
+
+    A rotated token (log out other sessions, a new password or address) or a deleted login (logged out,
+    expired) names no one.
+    """
+    token, _, login_id = (cookie_id or "").partition(".")
+    if not token or not login_id or len(cookie_id) > 129:
         return None
-    return db.session.scalar(db.select(User).where(User.session_token == session_token))
+    found = db.session.execute(
+        db.select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
+        .where(User.session_token == token, LoginSession.id == login_id,
+               LoginSession.created_at >= LoginSession.oldest_live())
+    ).first()
+    if found is None:
+        return None
+    user, login = found
+    user.login_id, user.login_remembered = login.id, login.remember
+    return user
 
 
 class OutboxMail(db.Model):

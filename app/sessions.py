@@ -1,37 +1,57 @@
-"""Sessions that end: every cookie names the account's session token, so a new token ends them all.
+"""Sessions that end: every cookie names the account's session token and one login row, both must be current.
 
-The session cookie and the remember cookie both carry `User.get_id()`, the token, never the row id.
-Logging out, changing the password or the address, a password reset and deletion replace it, so a copy
-of a cookie taken before any of them opens nothing afterwards. One token per account (as Flask-Security's
-fs_uniquifier) means logging out on one device logs the account out on all of them: the price of keeping
-no server-side list of sessions to check on every request.
+The session cookie and the remember cookie both carry `User.get_id()`, "<session token>.<login id>",
+never the row id. Logging out deletes this browser's login row only, so a copy of its cookies opens
+nothing afterwards while other devices stay logged in. "Log out other sessions", a new password or
+address and a password reset replace the token (as Flask-Security's fs_uniquifier) and delete every
+login row; deleting the account deletes its rows with it (ON DELETE CASCADE).
 """
-from flask import current_app, request, session
-from flask_login import login_user, logout_user
+from flask import session
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.models import new_session_token
+from app.models import LoginSession, new_session_token
 
 
 def start(user, remember):
     """A fresh session at login: nothing from before (a planted session, an old CSRF token) survives it."""
     session.clear()
+    open_login(user, remember)
+
+
+def open_login(user, remember):
+    """A new login row for this browser, committed before login_user() writes its id into the cookies."""
+    login = LoginSession(user_id=user.id, remember=remember)
+    db.session.add(login)
+    db.session.commit()
+    user.login_id, user.login_remembered = login.id, remember
     login_user(user, remember=remember)
 
 
 def end_all(user):
     """Every session and remember cookie issued for the account stops working (the caller commits)."""
     user.session_token = new_session_token()
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)
+                       .execution_options(synchronize_session=False))
 
 
 def keep_current(user):
-    """After end_all, this browser alone stays logged in, under the new token, remember-me kept if it had it."""
-    remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-    login_user(user, remember=remembered)
+    """After end_all, this browser alone stays logged in, in a new login, remember-me kept if it had it."""
+    open_login(user, current_user.login_remembered)
+
+
+def others(user):
+    """How many other live logins the account has, for the sessions page."""
+    return db.session.scalar(
+        select(func.count()).select_from(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.id != user.login_id,
+               LoginSession.created_at >= LoginSession.oldest_live()))
 
 
 def log_out(user):
-    """Logging out ends the cookie just used, wherever copies of it are, and with it the other sessions."""
-    end_all(user)
+    """Logging out ends this login: the cookies just used die, wherever copies of them are; others stay."""
+    db.session.execute(delete(LoginSession).where(LoginSession.id == user.login_id)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
     logout_user()

@@ -1,4 +1,4 @@
-"""Clean-up: accounts never verified, events past their retention and sent mail, selected by age and deleted."""
+"""Clean-up: accounts never verified, events past their retention, sent mail and expired logins, by age."""
 from datetime import timedelta
 
 from flask import current_app
@@ -6,13 +6,14 @@ from sqlalchemy import delete
 
 from app import outbox
 from app.extensions import db
-from app.models import Event, User, utcnow
+from app.models import Event, LoginSession, User, utcnow
 
 
 def run():
     """Delete what has aged out and say how many rows went; a second run finds nothing more to delete.
 
     Events and outbox rows of a removed account keep their history with user_id NULL (ON DELETE SET NULL).
+    A login older than REMEMBER_DAYS already opens nothing (load_user checks its age); its row goes here.
     """
     config = current_app.config
     now = utcnow()
@@ -28,5 +29,10 @@ def run():
         .execution_options(synchronize_session=False)
     ).rowcount
     mail = outbox.purge(config["OUTBOX_RETENTION_DAYS"])
+    logins = db.session.execute(
+        delete(LoginSession)
+        .where(LoginSession.created_at < LoginSession.oldest_live())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
-    return {"unverified_users": users, "events": events, "sent_mail": mail}
+    return {"unverified_users": users, "events": events, "sent_mail": mail, "logins": logins}

@@ -1,9 +1,9 @@
-"""Migration 0002 upgrades a database that already holds accounts, on SQLite and on PostgreSQL."""
+"""Migrations 0002 (session tokens) and 0004 (login sessions) upgrade a database that holds accounts, on SQLite and PostgreSQL."""
 import uuid
 
 import pytest
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from app import create_app
@@ -12,6 +12,7 @@ from app.extensions import db
 from tests.helpers import PASSWORD, login
 
 INITIAL = "f0d818fa76c3"
+SESSION_TOKENS = "0002_account_lifecycle"
 INSERT_USER = text('INSERT INTO "user" (username, email, password_hash, is_admin, created_at, verified_at, '
                    'verify_code_attempts) VALUES (:name, :email, :hash, :admin, :at, :at, 0)')
 
@@ -63,3 +64,24 @@ def test_downgrade_and_upgrade_again(old_app):
         with pytest.raises(IntegrityError):  # NOT NULL again after the round trip
             db.session.execute(INSERT_USER, {"name": "eve", "email": "eve@example.com", "admin": False,
                                              "hash": "x", "at": "2026-11-01 10:00:00"})
+
+
+def test_login_sessions_are_added_and_go_with_their_account(old_app):
+    with old_app.app_context():
+        db.session.execute(INSERT_USER, {"name": "alice", "email": "alice@example.com", "admin": False,
+                                         "hash": hash_password(PASSWORD), "at": "2026-11-01 10:00:00"})
+        db.session.commit()
+        upgrade(revision=SESSION_TOKENS)
+        upgrade()
+    client = old_app.test_client()
+    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+    with old_app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM login_session")).scalar() == 1
+        db.session.execute(text('DELETE FROM "user"'))  # the foreign key takes the login with it
+        db.session.commit()
+        assert db.session.execute(text("SELECT count(*) FROM login_session")).scalar() == 0
+        db.session.rollback()  # ends the read: on PostgreSQL, DROP TABLE would wait for its lock
+        downgrade(revision=SESSION_TOKENS)
+        assert "login_session" not in inspect(db.engine).get_table_names()
+        upgrade()
+        assert "login_session" in inspect(db.engine).get_table_names()

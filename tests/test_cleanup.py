@@ -32,8 +32,8 @@ def test_cleanup_removes_stale_unverified_accounts_and_expired_events(make_app):
                                       updated_at=utcnow() - timedelta(days=age_days)))
         db.session.commit()
 
-        assert cleanup.run() == {"unverified_users": 1, "events": 1, "sent_mail": 3}
-        assert cleanup.run() == {"unverified_users": 0, "events": 0, "sent_mail": 0}
+        assert cleanup.run() == {"unverified_users": 1, "events": 1, "sent_mail": 3, "logins": 0}
+        assert cleanup.run() == {"unverified_users": 0, "events": 0, "sent_mail": 0, "logins": 0}
 
         assert sorted(db.session.scalars(db.select(User.username))) == ["fresh", "old-admin", "old-but-verified"]
         registered = db.session.scalars(db.select(Event).where(Event.kind == Event.REGISTERED)).one()

@@ -1,9 +1,16 @@
-"""Sessions that end: cookies copied before a logout, a password change or a reset open nothing after it."""
+"""Sessions that end: cookies copied before a logout, a password change or a reset open nothing after it.
+
+Logging out ends this device's login only; the other devices stay logged in until they log out, the
+account ends them all, or their login outlives REMEMBER_DAYS.
+"""
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
+from sqlalchemy import func, select, update
+
 from app.extensions import db
-from app.models import User
+from app.models import LoginSession, User, utcnow
+from jobs import cleanup
 from tests.helpers import (
     PASSWORD,
     deliver,
@@ -43,14 +50,16 @@ def log_out(client):
     assert client.post("/auth/logout", data=hidden_inputs(page)).status_code == 303
 
 
-def test_cookies_name_the_session_token_not_the_user_id(app, client, mailbox, run_jobs):
+def test_cookies_name_the_session_token_and_the_login_not_the_user_id(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     login(client)
     with client.session_transaction() as session:
         user_id = session["_user_id"]
     with app.app_context():
         user = db.session.scalar(db.select(User))
-        assert user_id == user.session_token and len(user_id) >= 40 and user_id != str(user.id)
+        [login_id] = db.session.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id)).all()
+        assert user_id == f"{user.session_token}.{login_id}" and user_id != str(user.id)
+        assert len(user.session_token) >= 40 and len(login_id) >= 40
 
 
 def test_login_starts_a_fresh_session_with_a_new_csrf_token(app, client, mailbox, run_jobs):
@@ -76,12 +85,61 @@ def test_session_and_remember_cookies_copied_before_logout_are_dead_after_it(app
     assert not opens_account(copy_of(app, session_copy))  # nor does a copy of what the copies hold now
 
 
-def test_logging_out_ends_the_other_sessions_too(app, client, mailbox, run_jobs):
+def test_logging_out_ends_this_device_only(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    laptop, phone = logged_in(app), logged_in(app, remember=True)
+    laptop, phone = logged_in(app, remember=True), logged_in(app, remember=True)
+    session_copy, remember_copy = copy_of(app, laptop, ["session"]), copy_of(app, laptop, ["remember_token"])
     log_out(laptop)
-    assert not opens_account(phone)
+    assert not opens_account(laptop) and not opens_account(session_copy) and not opens_account(remember_copy)
+    assert opens_account(phone)
+    assert opens_account(copy_of(app, phone, ["remember_token"]))  # the phone's "keep me logged in" still works
     assert opens_account(logged_in(app))  # logging in again works at once
+
+
+def test_logging_out_the_other_sessions_ends_them_and_keeps_this_one(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    laptop, phone = logged_in(app, remember=True), logged_in(app, remember=True)
+    phone_remember = copy_of(app, phone, ["remember_token"])
+    assert "1 other open session</strong>" in laptop.get("/account/sessions").get_data(as_text=True)
+    assert post_form(laptop, "/account/sessions").status_code == 303
+    assert not opens_account(phone) and not opens_account(phone_remember)
+    assert opens_account(laptop) and opens_account(copy_of(app, laptop, ["remember_token"]))
+    assert "no other open session" in laptop.get("/account/sessions").get_data(as_text=True)
+
+
+def test_a_login_older_than_remember_days_opens_nothing_and_the_cleanup_job_deletes_it(make_app, mailbox, run_jobs):
+    app = make_app(REMEMBER_DAYS="3")
+    register_verified(app.test_client(), run_jobs, mailbox)
+    old, recent = logged_in(app, remember=True), logged_in(app, remember=True)
+    old_remember, recent_remember = copy_of(app, old, ["remember_token"]), copy_of(app, recent, ["remember_token"])
+    with app.app_context():
+        age_login(login_id_of(old), timedelta(days=3, minutes=1))
+        age_login(login_id_of(recent), timedelta(days=3) - timedelta(hours=1))
+    assert not opens_account(old_remember) and not opens_account(old)  # too old, even before the clean-up
+    with app.app_context():
+        assert cleanup.run()["logins"] == 1
+        assert db.session.scalars(select(LoginSession.id)).all() == [login_id_of(recent)]
+    assert not opens_account(copy_of(app, old)) and opens_account(recent_remember) and opens_account(recent)
+
+
+def login_id_of(client):
+    """The login a client's session cookie names, after the account's token and a dot."""
+    with client.session_transaction() as session:
+        return session["_user_id"].partition(".")[2]
+
+
+def age_login(login_id, age):
+    """Move a login's creation back in time, as if it had been made `age` ago."""
+    db.session.execute(update(LoginSession).where(LoginSession.id == login_id).values(created_at=utcnow() - age))
+    db.session.commit()
+
+
+def test_deleting_the_account_deletes_its_logins(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    me, _other = logged_in(app), logged_in(app, remember=True)
+    assert post_form(me, "/account/delete", current_password=PASSWORD).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 0
 
 
 def test_a_password_reset_ends_every_session_and_sends_a_notice(app, client, mailbox, run_jobs):

@@ -91,7 +91,7 @@ def other_sessions():
         sessions.keep_current(me())
         flash("Every other session of this account is logged out.", "success")
         return see_other("account.index")
-    return render_template("account/sessions.html", form=form), status_for(form)
+    return render_template("account/sessions.html", form=form, others=sessions.others(me())), status_for(form)
 
 
 @bp.route("/delete", methods=["GET", "POST"])
