@@ -7,7 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app import ratelimit, security
+from app import i18n, ratelimit, security
 from app.extensions import csrf, db, login_manager, migrate, redis_client
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 
@@ -21,6 +21,7 @@ def create_app(config_class=None):
     config_class = config_class or config_module.config_class_from_env()
     app.config.from_object(config_class())
     register_extensions(app)
+    i18n.init_app(app)
     register_blueprints(app)
     ratelimit.init_app(app)  # after the blueprints: it wraps their views
     security.init_app(app)
