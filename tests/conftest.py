@@ -15,7 +15,7 @@ from app.queues import QUEUES
 from devtools.mailsink import serve
 from jobs.worker import AppSimpleWorker
 from tests import services
-from tests.services import RedisServer, free_port
+from tests.services import RedisServer, free_port, start_site
 
 CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
                 "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "BASE_URL", "BACKUP_DIR",
@@ -150,3 +150,26 @@ def _no_stray_env(monkeypatch):
     os.environ.pop("RQ_REDIS_URL", None)
 
 
+
+
+def _running_site(app_env, tmp_path, names):
+    processes = []
+    try:
+        base, processes = start_site(app_env, str(tmp_path), names)
+        yield base, processes
+    finally:
+        for process in processes:
+            process.stop(timeout=5)  # how the worker shuts down is the reliability tests' subject
+
+
+@pytest.fixture
+def site(app_env, tmp_path):
+    """The Procfile's release, then web and worker on a free port: (base URL, processes)."""
+    yield from _running_site(app_env, tmp_path, ("web", "worker"))
+
+
+@pytest.fixture
+def web(app_env, tmp_path):
+    """The Procfile's release, then web alone: its base URL (pages, captcha and redirects need no worker)."""
+    for base, _ in _running_site(app_env, tmp_path, ("web",)):
+        yield base

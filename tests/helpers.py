@@ -61,6 +61,17 @@ def login(client, login="alice", password=PASSWORD, **extra):
     return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
 
 
+def logged_in(app, remember=False):
+    """A new client logged in as alice (registered and verified by the test)."""
+    client = app.test_client()
+    assert login(client, remember="y" if remember else "").status_code == 303
+    return client
+
+
+def opens_account(client):
+    return client.get("/account").status_code == 200
+
+
 def register_verified(client, run_jobs, mailbox, **kwargs):
     assert register(client, **kwargs).status_code == 303
     mail = deliver(run_jobs, mailbox)[-1]

@@ -9,7 +9,9 @@ from tests.helpers import (
     deliver,
     events,
     link_in,
+    logged_in,
     login,
+    opens_account,
     outbox,
     post_form,
     register,
@@ -18,16 +20,6 @@ from tests.helpers import (
 )
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def logged_in(app, remember=False):
-    client = app.test_client()
-    assert login(client, remember="y" if remember else "").status_code == 303
-    return client
-
-
-def opens_account(client):
-    return client.get("/account").status_code == 200
 
 
 def page_of(response):

@@ -4,22 +4,10 @@ import re
 import pytest
 
 from tests.helpers import Visitor, hidden_inputs
-from tests.services import start_site
 
 pytestmark = pytest.mark.processes
 
 PASSWORD, NEW_PASSWORD = "journey passphrase 42", "another journey phrase 7"
-
-
-@pytest.fixture
-def site(app_env, tmp_path):
-    processes = []
-    try:
-        base, processes = start_site(app_env, str(tmp_path), ("web", "worker"))
-        yield base, processes
-    finally:
-        for process in processes:
-            process.stop(timeout=5)
 
 
 def mail_to(mailbox, address, subject):

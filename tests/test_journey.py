@@ -5,34 +5,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, Visitor, hidden_inputs
-from tests.services import start_site
 
 pytestmark = pytest.mark.processes
 
 PASSWORD = "journey passphrase 42"
-@pytest.fixture
-def site(app_env, tmp_path):
-    processes = []
-    try:
-        base, processes = start_site(app_env, str(tmp_path), ("web", "worker"))
-        yield base, processes
-    finally:
-        for process in processes:
-            process.stop(timeout=5)  # how the worker shuts down is the reliability tests' subject, not this one
-
-
-@pytest.fixture
-def web(app_env, tmp_path):
-    """The browser test needs no worker: the page, the captcha and the redirect are all the web's."""
-    processes = []
-    try:
-        base, processes = start_site(app_env, str(tmp_path), ("web",))
-        yield base
-    finally:
-        for process in processes:
-            process.stop(timeout=5)  # how the worker shuts down is the reliability tests' subject, not this one
-
-
 def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
     base, processes = site
     mailbox.delay = 5  # the provider takes 5 s per message; the sign-up must not wait for it

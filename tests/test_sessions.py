@@ -16,19 +16,14 @@ from tests.helpers import (
     deliver,
     hidden_inputs,
     link_in,
+    logged_in,
     login,
+    opens_account,
     post_form,
     register_verified,
 )
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-def logged_in(app, remember=False):
-    """A client logged in as alice; registers her on first use."""
-    client = app.test_client()
-    assert login(client, remember="y" if remember else "").status_code == 303
-    return client
 
 
 def copy_of(app, client, names=("session", "remember_token")):
@@ -39,10 +34,6 @@ def copy_of(app, client, names=("session", "remember_token")):
         if cookie is not None:
             thief.set_cookie(name, cookie.value)
     return thief
-
-
-def opens_account(client):
-    return client.get("/account").status_code == 200
 
 
 def log_out(client):
