@@ -7,7 +7,7 @@ export APP_ENV ?= development
 export REDIS_URL ?= redis://localhost:6379/0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test check test-sqlite test-postgres bench run-packages test-packages clean
+.PHONY: run test check test-sqlite test-postgres bench screenshots run-packages test-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ check: $(VENV)/.installed-dev run-packages
 
 bench: $(VENV)/.installed-dev run-packages
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png from a stack of its own on free ports (SHOTS="login account" for only those).
+screenshots: $(VENV)/.installed-dev test-packages
+	$(BIN)/python -m devtools.screenshots $(SHOTS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

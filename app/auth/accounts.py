@@ -25,36 +25,39 @@ def register(username, email, password):
     registration (new username and password, fresh link and code; older links stop working), so whoever
     holds the mailbox decides which registration becomes the account. A verified one gets a
     "someone tried to sign up" mail and nothing else changes. Each path hashes one password.
+    Returns the outbox row of that one mail (the "check your inbox" page shows its state).
     """
     user = find_by_email(email)
     if user is not None and user.is_verified:
         passwords.burn_time(password)
-        outbox.compose("already_registered", user.email, user=user)
+        row = outbox.compose("already_registered", user.email, user=user)
     else:
         if user is None:
             user = User(email=email)
             db.session.add(user)
             Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
         user.username, user.password_hash = username, passwords.hash_password(password)
-        verification_mail(user)
+        row = verification_mail(user)
     db.session.commit()
     outbox.wake()
+    return row
 
 
 def verification_mail(user):
     """A new code (older ones stop working); the worker mints the link and renders the code when it sends."""
     tokens.issue_code(user)
-    outbox.compose("verify", user.email, user=user)
+    return outbox.compose("verify", user.email, user=user)
 
 
 def resend(email):
-    """A fresh verification mail for an unverified account; nothing for any other address, same answer."""
+    """A fresh verification mail for an unverified account (its row); nothing for any other address (None)."""
     user = find_by_email(email)
     if user is None or user.is_verified:
-        return
-    verification_mail(user)
+        return None
+    row = verification_mail(user)
     db.session.commit()
     outbox.wake()
+    return row
 
 
 def forgot(email):

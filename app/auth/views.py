@@ -1,13 +1,13 @@
 """Routes of the auth blueprint: thin views over app.auth.accounts."""
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from app import ratelimit, sessions
-from app.auth import accounts, bp, tokens
+from app.auth import accounts, bp, delivery, tokens
 from app.auth.forms import CaptchaLoginForm, CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
 from app.captcha import store
 from app.extensions import db
@@ -34,7 +34,7 @@ def register():
         return render_register(form, 200)
     try:
         if form.validate_on_submit():
-            accounts.register(form.username.data, form.email.data, form.password.data)
+            delivery.track(accounts.register(form.username.data, form.email.data, form.password.data))
             session["pending_email"] = form.email.data
             return see_other("auth.check_email")
     except RedisError:  # the captcha cannot be checked: fail closed, politely
@@ -77,7 +77,28 @@ def focus(field, instead_of):
 @bp.get("/check-email")
 def check_email():
     form = CodeForm(data={"email": session.get("pending_email", "")})
-    return render_template("auth/check_email.html", form=form)
+    return render_template("auth/check_email.html", form=form, delivery=current_delivery())
+
+
+def current_delivery():
+    try:
+        return delivery.current()
+    except RedisError:
+        return None  # the page works without its live state
+
+
+@bp.get("/delivery/<ticket>")
+def delivery_state(ticket):
+    """The live state for the page's script: only the asking session's own ticket is known here."""
+    try:
+        state = delivery.current(ticket)
+    except RedisError:
+        abort(503)
+    if state is None:
+        abort(404)
+    response = jsonify(state)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/verify-code")
@@ -89,7 +110,7 @@ def verify_code():
             flash("Your address is confirmed. You can log in now.", "success")
             return see_other("auth.login")
         form.code.errors.append("This code is wrong, used or expired. Check the latest mail, or ask for a new one.")
-    return render_template("auth/check_email.html", form=form), 400
+    return render_template("auth/check_email.html", form=form, delivery=current_delivery()), 400
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
@@ -111,7 +132,11 @@ def verify(token):
 def resend():
     form = EmailForm(data={"email": session.get("pending_email", "")} if request.method == "GET" else None)
     if form.validate_on_submit():
-        accounts.resend(form.email.data)
+        row = accounts.resend(form.email.data)
+        if row is not None:
+            delivery.track(row)
+        else:
+            delivery.track_nothing(form.email.data)
         session["pending_email"] = form.email.data
         flash("If this address has an account waiting for confirmation, a new mail is on its way.", "info")
         return see_other("auth.check_email")
