@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 600, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 12, 30  # room for the y labels and the dates under the axis
+LEFT, RIGHT, TOP, BOTTOM = 36, 22, 12, 30  # room for the y labels and the dates under the axis
 TICKS = 4
 
 
