@@ -5,14 +5,25 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from redis import Redis
 from rq.registry import FailedJobRegistry
+from sqlalchemy import inspect, select
 
 from app.auth import passwords
 from app.extensions import db
 from app.models import DailyStats, Event, OutboxMail, User, utcnow
 from app.queues import get_queue
-from tests.helpers import PASSWORD, deliver, events, hidden_inputs, login, new_mail, outbox_row, register
+from tests.helpers import (
+    PASSWORD,
+    deliver,
+    events,
+    hidden_inputs,
+    login,
+    new_mail,
+    outbox_row,
+    register,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 PAGES = ["/admin/", "/admin/jobs", "/admin/mail", "/admin/users"]
@@ -40,7 +51,7 @@ def admin(app, client):
 def post(client, path, page="/admin/users", **data):
     """Press a button of `page`: its form's own csrf token goes with the POST."""
     html = client.get(page).get_data(as_text=True)
-    form = re.search(r'<form[^>]*action="%s".*?</form>' % re.escape(path), html, re.S)
+    form = re.search(rf'<form[^>]*action="{re.escape(path)}".*?</form>', html, re.S)
     assert form, f"no button for {path} on {page}"
     return client.post(path, data={**hidden_inputs(form.group(0)), **data})
 
@@ -229,3 +240,13 @@ def test_mark_verified_and_resend_verification(app, admin, run_jobs, mailbox):
         assert db.session.get(User, ivan.id).is_verified
     assert events(app, Event.ADMIN_MARKED_VERIFIED) == 1 and events(app, Event.VERIFIED) == 1
     assert login(app.test_client(), "ivan").status_code == 303
+
+
+def test_disabled_at_migration_goes_down_and_up_keeping_the_accounts(app):
+    with app.app_context():
+        add_user(app, "judy")
+        downgrade(revision="0004_login_sessions")
+        assert "disabled_at" not in {column["name"] for column in inspect(db.engine).get_columns("user")}
+        upgrade()
+        assert "disabled_at" in {column["name"] for column in inspect(db.engine).get_columns("user")}
+        assert db.session.scalar(select(User.disabled_at).where(User.username == "judy")) is None
