@@ -1,4 +1,4 @@
-"""The admin dashboard in Chromium against the Procfile's web process: the chart, and a failed job retried by its button."""
+"""The admin pages in Chromium against the Procfile's web process: the chart, a failed job retried by its button, 360 px."""
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -70,6 +70,13 @@ def test_admin_sees_the_chart_and_retries_a_failed_job_by_its_button(web, seeded
             expect(page.locator(".flash.success")).to_contain_text(f"Job {job_id} is queued again.")
             expect(page.locator("table.failed")).to_have_count(0)
             expect(page.get_by_role("alert")).to_contain_text("No worker is running.")  # it waits: no worker here
+
+            phone = browser.new_page(viewport={"width": 360, "height": 740})
+            phone.context.add_cookies(page.context.cookies())
+            for path in ("/admin/", "/admin/jobs", "/admin/mail", "/admin/users"):
+                phone.goto(web + path)
+                expect(phone.locator("h1")).to_be_visible()
+                assert phone.evaluate("document.documentElement.scrollWidth") <= 360, path  # tables scroll in their box
         finally:
             browser.close()
     assert job_id in queue.get_job_ids() and job_id not in FailedJobRegistry(queue=queue)
