@@ -27,6 +27,7 @@ class User(UserMixin, db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     verified_at = db.Column(db.DateTime)
     last_login_at = db.Column(db.DateTime)
+    disabled_at = db.Column(db.DateTime)  # set by an administrator: no login, and load_user ignores its sessions
     # "issued-at$nonce" of the current verification code: the code itself is HMAC(SECRET_KEY, id, nonce),
     # derived again when the mail is sent and when it is typed, so the database never holds it.
     verify_code_nonce = db.Column(db.String(64))
@@ -83,15 +84,15 @@ class LoginSession(db.Model):
 def load_user(cookie_id):
     """The account named by "<session token>.<login id>", if both are current: one join per request.
 
-    A rotated token (log out other sessions, a new password or address) or a deleted login (logged out,
-    expired) names no one.
+    A rotated token (log out other sessions, a new password or address), a deleted login (logged out,
+    expired) or a disabled account names no one.
     """
     token, _, login_id = (cookie_id or "").partition(".")
     if not token or not login_id or len(cookie_id) > 129:
         return None
     found = db.session.execute(
         db.select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
-        .where(User.session_token == token, LoginSession.id == login_id,
+        .where(User.session_token == token, LoginSession.id == login_id, User.disabled_at.is_(None),
                LoginSession.created_at >= LoginSession.oldest_live())
     ).first()
     if found is None:
@@ -149,6 +150,14 @@ class Event(db.Model):
     PASSWORD_CHANGED = "password_changed"
     EMAIL_CHANGED = "email_changed"
     ACCOUNT_DELETED = "account_deleted"
+    # What administrators do on /admin/ (user = the administrator, detail = what was acted on).
+    ADMIN_JOB_RETRIED = "admin_job_retried"
+    ADMIN_JOB_DELETED = "admin_job_deleted"
+    ADMIN_MAIL_RESENT = "admin_mail_resent"
+    ADMIN_VERIFICATION_RESENT = "admin_verify_resent"
+    ADMIN_MARKED_VERIFIED = "admin_marked_verified"
+    ADMIN_USER_DISABLED = "admin_user_disabled"
+    ADMIN_USER_ENABLED = "admin_user_enabled"
 
     id = db.Column(db.Integer, primary_key=True)
     kind = db.Column(db.String(32), nullable=False)

@@ -30,7 +30,7 @@ SHOTS = [
     ("check-inbox",     "/auth/check-email",  "signed-up", "en",     960),
     ("login",           "/auth/login",        "anonymous", "en",     960),
     ("account",         "/account",           "alice",     "en",     960),
-    ("admin",           "/admin/users",       "operator",  "en",     960),
+    ("admin",           "/admin/",            "operator",  "en",     960),
     ("sign-up-zh",      "/auth/register",     "anonymous", "zh-CN",  960),
     ("sign-up-phone",   "/auth/register",     "anonymous", "en",     360),
 ]

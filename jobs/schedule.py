@@ -4,10 +4,11 @@ The scheduler process (jobs/scheduler.py) keeps them in rq-scheduler; `flask job
 """
 import hashlib
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from crontab import CronTab
+from rq_scheduler import Scheduler
 
 from app.queues import get_queue
 
@@ -56,6 +57,26 @@ def declared(config):
 
 def by_name(config):
     return {entry.name: entry for entry in declared(config)}
+
+
+def upcoming(config, connection, now=None):
+    """(entry, next run in TIMEZONE, registered in Redis?) for each declared job: `schedule list` and /admin/jobs.
+
+    The next run is the scheduler's own when Redis has the job, else what its schedule says (an interval
+    job not registered yet would run as soon as the scheduler starts). May raise RedisError.
+    """
+    zone = config["TIMEZONE"]
+    now = now or datetime.now(timezone.utc)
+    times = {job.id: at for job, at in Scheduler(connection=connection).get_jobs(with_times=True)}
+    rows = []
+    for entry in declared(config):
+        at = times.get(entry.job_id(zone))
+        if at is not None:
+            next_run = at.replace(tzinfo=timezone.utc)  # rq-scheduler hands out naive UTC times
+        else:
+            next_run = next_cron(entry.cron, zone, now) if entry.cron else now
+        rows.append((entry, next_run.astimezone(ZoneInfo(zone)), at is not None))
+    return rows
 
 
 def next_cron(cron, zone, after):

@@ -1,22 +1,72 @@
-"""Admin pages: a list of accounts, for administrators only."""
-from flask import abort, render_template
-from flask_login import current_user, login_required
+"""The dashboard: the last 30 days of daily statistics as a chart and a table, and the state of the jobs."""
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.admin import bp
+from app.admin.chart import bar_chart
 from app.extensions import db
-from app.models import User
+from app.main.health import check_jobs
+from app.models import DailyStats
+
+DAYS = 30
 
 
-@bp.before_request
-@login_required
-def require_admin():
-    """Every admin route: anonymous visitors go to the login page, other users get a 403."""
-    if not current_user.is_admin:
-        abort(403, "This page is for administrators.")
+def series():
+    return [("registrations", _("Registrations")), ("verifications", _("Verifications")), ("logins", _("Logins"))]
 
 
-@bp.get("/users")
-def users():
-    accounts = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(500)).all()
-    return render_template("admin/users.html", users=accounts)
+def last_days(today, count=DAYS):
+    return [today - timedelta(days=count - 1 - i) for i in range(count)]
+
+
+def daily_rows(days):
+    """One DailyStats row (or None where the stats job has not run) per day."""
+    found = {row.day: row for row in db.session.scalars(
+        select(DailyStats).where(DailyStats.day >= days[0], DailyStats.day <= days[-1]))}
+    return [found.get(day) for day in days]
+
+
+def summary(rows):
+    """Totals, the share of the period's registrations verified, and the median time to verify.
+
+    Each day's rate is its own cohort's, so rate x registrations counts that cohort's verified people.
+    The period's median is the median of the days' medians weighted by those counts: the exact median
+    would need every account's times, which the daily rows summarise.
+    """
+    rows = [row for row in rows if row is not None]
+    registered = sum(row.registrations for row in rows if row.verification_rate is not None)
+    verified = {row: round(row.verification_rate * row.registrations) for row in rows
+                if row.verification_rate is not None}
+    weighted = sorted((row.median_seconds_to_verify, count) for row, count in verified.items()
+                      if row.median_seconds_to_verify is not None and count)
+    return {
+        "registrations": sum(row.registrations for row in rows),
+        "verifications": sum(row.verifications for row in rows),
+        "logins": sum(row.logins for row in rows),
+        "rate": sum(verified.values()) / registered if registered else None,
+        "median_seconds": weighted_median(weighted),
+    }
+
+
+def weighted_median(pairs):
+    """pairs: sorted (value, weight); the value at which half of the total weight is reached."""
+    total, seen = sum(weight for _, weight in pairs), 0
+    for value, weight in pairs:
+        seen += weight
+        if seen * 2 >= total:
+            return value
+    return None
+
+
+@bp.get("/")
+def index():
+    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    days = last_days(today)
+    rows = daily_rows(days)
+    values = {key: [getattr(row, key) if row else None for row in rows] for key, _name in series()}
+    return render_template("admin/index.html", chart=bar_chart(days, series(), values), series=series(),
+                           table=list(zip(days, rows)), summary=summary(rows), jobs=check_jobs())

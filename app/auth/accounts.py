@@ -126,6 +126,8 @@ def authenticate(login, password):
         reason = "unknown"
     elif not passwords.verify_password(user.password_hash, password):
         reason = "password"
+    elif user.disabled_at is not None:  # after the password check: only the password's holder learns it
+        reason = "disabled"
     elif not user.is_verified:
         reason = "unverified"
     else:
@@ -136,6 +138,6 @@ def authenticate(login, password):
     if reason in ("unknown", "password"):
         ratelimit.login_failed(ratelimit.login_subject(login, user))
     Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
-                 user=user if reason in (None, "password", "unverified") else None, detail=reason)
+                 user=user if reason in (None, "password", "unverified", "disabled") else None, detail=reason)
     db.session.commit()
     return user, reason

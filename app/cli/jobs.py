@@ -2,8 +2,6 @@
 import logging
 import sys
 import time
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -11,7 +9,6 @@ from flask.cli import AppGroup, ScriptInfo
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.job import JobStatus
-from rq_scheduler import Scheduler
 
 from app import LOG_FORMAT
 from app.extensions import get_redis
@@ -85,20 +82,14 @@ def wait_for(job, timeout):
 def schedule_list():
     """Each declared job: schedule, timezone, next run in that timezone, and whether Redis has it."""
     zone = current_app.config["TIMEZONE"]
-    now = datetime.now(timezone.utc)
     try:
-        times = {job.id: at for job, at in Scheduler(connection=get_redis()).get_jobs(with_times=True)}
+        upcoming = schedule.upcoming(current_app.config, get_redis())
     except RedisError as exc:
         raise click.ClickException(f"redis unavailable: {exc}") from None
     rows = [("NAME", "SCHEDULE", "TIMEZONE", "NEXT RUN", "REGISTERED")]
-    for entry in schedule.declared(current_app.config):
-        at = times.get(entry.job_id(zone))
-        if at is not None:
-            next_run = at.replace(tzinfo=timezone.utc)  # rq-scheduler hands out naive UTC times
-        else:
-            next_run = schedule.next_cron(entry.cron, zone, now) if entry.cron else now
-        rows.append((entry.name, entry.describe(), zone, f"{next_run.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S %Z}",
-                     "yes" if at is not None else "no"))
+    for entry, next_run, registered in upcoming:
+        rows.append((entry.name, entry.describe(), zone, f"{next_run:%Y-%m-%d %H:%M:%S %Z}",
+                     "yes" if registered else "no"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
