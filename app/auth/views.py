@@ -2,6 +2,7 @@
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from app.captcha import store
 from app.extensions import db
 from app.models import Event
 
-CAPTCHA_DOWN = "The picture check is unavailable for a moment; please try again shortly. What you typed is kept."
+CAPTCHA_DOWN = _l("The picture check is unavailable for a moment; please try again shortly. What you typed is kept.")
 
 
 def see_other(endpoint, **values):
@@ -41,7 +42,7 @@ def register():
         return render_register(form, 503, CAPTCHA_DOWN)
     except IntegrityError:  # a simultaneous sign-up took the name or address between check and commit
         db.session.rollback()
-        return render_register(form, 409, "Someone registered at the same moment; please send the form again.")
+        return render_register(form, 409, _("Someone registered at the same moment; please send the form again."))
     if form.captcha.errors:
         Event.record(Event.CAPTCHA_FAILED)
         db.session.commit()
@@ -86,9 +87,9 @@ def verify_code():
     if form.validate_on_submit():
         if accounts.verify_code(form.email.data, form.code.data.strip()):
             session.pop("pending_email", None)
-            flash("Your address is confirmed. You can log in now.", "success")
+            flash(_("Your address is confirmed. You can log in now."), "success")
             return see_other("auth.login")
-        form.code.errors.append("This code is wrong, used or expired. Check the latest mail, or ask for a new one.")
+        form.code.errors.append(_("This code is wrong, used or expired. Check the latest mail, or ask for a new one."))
     return render_template("auth/check_email.html", form=form), 400
 
 
@@ -102,7 +103,7 @@ def verify(token):
     if form.validate_on_submit():
         accounts.verify(user)
         session.pop("pending_email", None)
-        flash("Your address is confirmed. You can log in now.", "success")
+        flash(_("Your address is confirmed. You can log in now."), "success")
         return see_other("auth.login")
     return render_template("auth/verify.html", form=form, user=user)
 
@@ -113,7 +114,7 @@ def resend():
     if form.validate_on_submit():
         accounts.resend(form.email.data)
         session["pending_email"] = form.email.data
-        flash("If this address has an account waiting for confirmation, a new mail is on its way.", "info")
+        flash(_("If this address has an account waiting for confirmation, a new mail is on its way."), "info")
         return see_other("auth.check_email")
     return render_template("auth/resend.html", form=form), status_for(form)
 
@@ -154,7 +155,7 @@ def login():
             unverified = True
             session["pending_email"] = user.email
         else:
-            form.password.errors.append("Wrong email, username or password.")
+            form.password.errors.append(_("Wrong email, username or password."))
     if subject and not isinstance(form, CaptchaLoginForm) and ratelimit.login_needs_captcha(subject):
         form = with_captcha(form)  # this failure was the one that brings the captcha in
     return render_login(form, status_for(form), unverified=unverified)
@@ -184,7 +185,7 @@ def logout():
     if current_user.is_authenticated:
         Event.record(Event.LOGOUT, user=current_user._get_current_object())
         sessions.log_out(current_user._get_current_object())
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return see_other("main.index")
 
 
@@ -193,7 +194,7 @@ def forgot():
     form = EmailForm()
     if form.validate_on_submit():
         accounts.forgot(form.email.data)
-        flash("If an account uses this address, a mail with a link to choose a new password is on its way.", "info")
+        flash(_("If an account uses this address, a mail with a link to choose a new password is on its way."), "info")
         return see_other("auth.login")
     return render_template("auth/forgot.html", form=form), status_for(form)
 
@@ -206,6 +207,6 @@ def reset(token):
     form = ResetForm(user)
     if form.validate_on_submit():
         accounts.reset_password(user, form.password.data)
-        flash("Your password is changed. You can log in with it now.", "success")
+        flash(_("Your password is changed. You can log in with it now."), "success")
         return see_other("auth.login")
     return render_template("auth/reset.html", form=form, user=user), status_for(form)
