@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import flask_mail
 from flask import current_app, render_template
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from app.auth import tokens
 

@@ -76,8 +76,8 @@ def confirm_email(token):
             return render_template("account/email_taken.html", new_email=new_email), 409
         if was_me:
             sessions.keep_current(user)
-            flash(_("Your address is now %(email)s. Every other session of this account is logged out.", email=new_email),
-                  "success")
+            flash(_("Your address is now %(email)s. Every other session of this account is logged out.",
+                    email=new_email), "success")
             return see_other("account.index")
         flash(_("Your address is now %(email)s. Log in with it.", email=new_email), "success")
         return see_other("auth.login")

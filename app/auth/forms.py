@@ -1,7 +1,8 @@
 """Forms of the auth blueprint; field names and autocomplete hints are the contract password managers key on."""
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
@@ -70,8 +71,8 @@ class CaptchaFields:
     def validate_captcha(self, field):
         """Runs on every submission and consumes the challenge, right or wrong (Redis errors reach the view)."""
         if not store.check(self.captcha_id.data, field.data):
-            raise ValidationError(_("That was not it: type the characters from the new picture.") if self.captcha_id.data
-                                  else _("Type the characters in the picture as well."))
+            raise ValidationError(_("That was not it: type the characters from the new picture.")
+                                  if self.captcha_id.data else _("Type the characters in the picture as well."))
 
 
 class RegisterForm(CaptchaFields, FlaskForm):
