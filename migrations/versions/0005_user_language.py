@@ -4,8 +4,8 @@ Revision ID: 0005_user_language
 Revises: 0004_login_sessions
 Create Date: 2026-12-02 04:10:00
 
-One nullable column (None: never chosen, so Accept-Language decides): a plain ADD COLUMN, no batch
-rebuild of "user" on SQLite.
+One nullable column (None: never chosen, so Accept-Language decides): a plain ADD COLUMN (and DROP
+COLUMN down), no batch rebuild of "user" on SQLite, which would lose its lower() unique indexes.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -21,5 +21,4 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("user") as batch_op:
-        batch_op.drop_column("language")
+    op.drop_column("user", "language")  # SQLite 3.35+ drops a column in place (a batch copy would lose lower() indexes)
