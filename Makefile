@@ -7,7 +7,7 @@ export APP_ENV ?= development
 export REDIS_URL ?= redis://localhost:6379/0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test check test-sqlite test-postgres bench screenshots run-packages test-packages clean
+.PHONY: run test check test-sqlite test-postgres bench screenshots run-packages test-packages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ test-postgres: $(VENV)/.installed-dev test-packages
 # The edit-and-test loop: every test that starts no Procfile process, browser or database server (under a minute).
 check: $(VENV)/.installed-dev run-packages
 	APP_ENV=testing $(BIN)/pytest -m "not processes" -q $(PYTEST_ARGS)
+
+# After changing a translatable string: extract them all, merge them into the Chinese catalogue, translate
+# what is new or marked fuzzy in app/translations/zh/LC_MESSAGES/messages.po, then run this again to
+# compile the .mo (committed: the Procfile's processes read it as it is; tests/test_i18n.py checks both).
+translations: $(VENV)/.installed
+	pybabel extract -F babel.cfg -k _l --no-location --omit-header -o app/translations/messages.pot .
+	pybabel update -i app/translations/messages.pot -d app/translations --ignore-pot-creation-date
+	pybabel compile -d app/translations --statistics
 
 bench: $(VENV)/.installed-dev run-packages
 	$(BIN)/python -m bench

@@ -3,6 +3,8 @@ import logging
 import os
 
 from flask import Flask, render_template
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -42,6 +44,8 @@ def register_extensions(app):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.localize_callback = str  # the lazy text, in the request's language, as a plain str for the session
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     mail_extension.init_app(app)
@@ -78,10 +82,24 @@ def register_error_pages(app):
         code = getattr(error, "code", 500)
         retry = ratelimit.retry_after(error) if code == 429 else None
         headers = {"Retry-After": str(retry)} if retry else {}
-        return render_template("errors/error.html", error=error, code=code, retry=retry), code, headers
+        return render_template("errors/error.html", code=code, retry=retry, description=description_of(error)), \
+            code, headers
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)
+
+
+def description_of(error):
+    """What the error page says: our own abort() texts (translated where raised), or None for the page's own.
+
+    Werkzeug's default descriptions and Flask-WTF's CSRF reasons are English only, and a 5xx's text is
+    not for visitors (a 503 says what to do, so it is shown).
+    """
+    code = getattr(error, "code", 500)
+    if isinstance(error, CSRFError) or (code >= 500 and code != 503):
+        return None
+    description = getattr(error, "description", None)
+    return None if description == type(error).description else description
 
 
 def register_cli(app):

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import flask_mail
 from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from app.auth import tokens
 
@@ -35,7 +37,7 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Kind:
-    subject: str
+    subject: str  # lazy: translated when the mail is rendered, in the row's language
     template: str
     context: Callable  # (user, params) -> template context; may raise Cancelled
 
@@ -96,25 +98,27 @@ def account_deleted_context(user, params):
 
 
 KINDS = {
-    "verify": Kind("Confirm your email address", "verify", verify_context),
-    "reset": Kind("Reset your password", "reset", reset_context),
-    "already_registered": Kind("Someone tried to sign up with your address", "already_registered",
+    "verify": Kind(_l("Confirm your email address"), "verify", verify_context),
+    "reset": Kind(_l("Reset your password"), "reset", reset_context),
+    "already_registered": Kind(_l("Someone tried to sign up with your address"), "already_registered",
                                already_registered_context),
-    "password_changed": Kind("Your password was changed", "password_changed", password_changed_context),
-    "email_change": Kind("Confirm your new email address", "email_change", email_change_context),
-    "email_changed": Kind("Your email address was changed", "email_changed", notice_context),
-    "email_in_use": Kind("Someone tried to use your address", "email_in_use", already_registered_context),
-    "account_deleted": Kind("Your account is deleted", "account_deleted", account_deleted_context),
+    "password_changed": Kind(_l("Your password was changed"), "password_changed", password_changed_context),
+    "email_change": Kind(_l("Confirm your new email address"), "email_change", email_change_context),
+    "email_changed": Kind(_l("Your email address was changed"), "email_changed", notice_context),
+    "email_in_use": Kind(_l("Someone tried to use your address"), "email_in_use", already_registered_context),
+    "account_deleted": Kind(_l("Your account is deleted"), "account_deleted", account_deleted_context),
 }
 
 
 def message(row, user):
     """The Flask-Mail message for a claimed outbox row, rendered now from the account's current state.
 
-    The row's language is recorded for when the templates are translated; today they are English.
+    Subject and body are in the language stored on the row when the mail was composed (its recipient's).
     """
     kind = KINDS[row.kind]
     context = {**row.params, **kind.context(user, row.params), "user": user}
-    return Message(subject=kind.subject, recipients=[row.recipient], sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                   body=render_template(f"email/{kind.template}.txt", **context),
-                   html=render_template(f"email/{kind.template}.html", **context))
+    with force_locale(row.language or "en"):
+        return Message(subject=str(kind.subject), recipients=[row.recipient],
+                       sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                       body=render_template(f"email/{kind.template}.txt", **context),
+                       html=render_template(f"email/{kind.template}.html", **context))

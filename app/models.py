@@ -28,6 +28,7 @@ class User(UserMixin, db.Model):
     verified_at = db.Column(db.DateTime)
     last_login_at = db.Column(db.DateTime)
     disabled_at = db.Column(db.DateTime)  # set by an administrator: no login, and load_user ignores its sessions
+    language = db.Column(db.String(8))  # chosen with the switcher (app/i18n.py); None: never chosen
     # "issued-at$nonce" of the current verification code: the code itself is HMAC(SECRET_KEY, id, nonce),
     # derived again when the mail is sent and when it is typed, so the database never holds it.
     verify_code_nonce = db.Column(db.String(64))

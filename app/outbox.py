@@ -21,7 +21,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from app import ratelimit
+from app import i18n, ratelimit
 from app.extensions import db, get_redis
 from app.models import Event, OutboxMail, User, utcnow
 from app.queues import get_queue
@@ -34,8 +34,11 @@ LEASE_MARGIN_SECONDS = 5  # time to record the outcome after the job timeout cut
 COMMIT_SECONDS = 0.02  # sent marks share one transaction for this long: a SIGKILL repeats those mails only
 
 
-def compose(kind, recipient, user=None, language="en", **params):
+def compose(kind, recipient, user=None, language=None, **params):
     """Add a mail to the current transaction; the caller commits, then calls wake().
+
+    The mail is written in `language`, by default the account's chosen one, else the page's (app/i18n.py):
+    the row keeps it, so a worker sending later still knows.
 
     A mailbox gets at most RATELIMIT_MAIL_PER_RECIPIENT mails whatever asked for them: one over it is kept
     as a dropped row, which no sender claims (`flask mail retry ID` sends it), so callers need not care.
@@ -47,7 +50,8 @@ def compose(kind, recipient, user=None, language="en", **params):
 
     if kind not in KINDS:
         raise ValueError(f"unknown mail kind {kind!r}; add it to app.mail.KINDS")
-    row = OutboxMail(kind=kind, user=user, recipient=recipient, language=language, params=params)
+    row = OutboxMail(kind=kind, user=user, recipient=recipient, language=language or i18n.language_for(user),
+                     params=params)
     if not ratelimit.mail_allowed(recipient):  # every mail passes here, so no request can flood a mailbox
         row.status, row.last_error = OutboxMail.DROPPED, "not sent: RATELIMIT_MAIL_PER_RECIPIENT reached"
     db.session.add(row)

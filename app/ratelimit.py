@@ -12,6 +12,7 @@ import logging
 import time
 
 from flask import current_app, request
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_login import current_user
 from limits import parse
@@ -19,10 +20,10 @@ from werkzeug.exceptions import TooManyRequests
 
 log = logging.getLogger(__name__)
 
-TOO_MANY = "We had too many attempts from your network for now."
-TOO_MANY_FOR_ADDRESS = "We had too many requests for this email address for now."
-TOO_MANY_FOR_ACCOUNT = "We had too many changes asked for this account for now."
-LOCKED = "Too many failed attempts for this account. If it is yours, you can also reset your password by mail."
+TOO_MANY = _l("We had too many attempts from your network for now.")
+TOO_MANY_FOR_ADDRESS = _l("We had too many requests for this email address for now.")
+TOO_MANY_FOR_ACCOUNT = _l("We had too many changes asked for this account for now.")
+LOCKED = _l("Too many failed attempts for this account. If it is yours, you can also reset your password by mail.")
 
 
 def client_address():

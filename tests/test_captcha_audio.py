@@ -101,7 +101,7 @@ def test_new_challenge_replaces_the_previous_one(redis_server, client):
     fresh = response.get_json()
     redis = Redis.from_url(redis_server.url)
     assert redis.exists(f"captcha:{fresh['id']}") and not redis.exists(f"captcha:{fields['captcha_id']}")
-    assert fresh["picture"] == f"/captcha/{fresh['id']}.png" and fresh["audio"] == f"/captcha/{fresh['id']}.wav"
+    assert fresh["picture"] == f"/captcha/{fresh['id']}.png" and fresh["audio"] == f"/captcha/{fresh['id']}.wav?lang=en"
     assert client.get(fresh["picture"]).status_code == 200
 
 

@@ -94,7 +94,7 @@ def test_new_picture_swaps_in_place_and_keeps_every_typed_field(web):
         new_id = page.input_value("input[name=captcha_id]")
         assert page.evaluate("window.notReloaded") is True
         assert page.get_attribute("fieldset.captcha img", "src") == f"/captcha/{new_id}.png"
-        assert page.get_attribute("fieldset.captcha audio", "src") == f"/captcha/{new_id}.wav"
+        assert page.get_attribute("fieldset.captcha audio", "src") == f"/captcha/{new_id}.wav?lang=en"
         expect(page.locator("fieldset.captcha img")).to_have_js_property("naturalWidth", 270)  # the new one drawn
         assert page.locator("[role=status]").inner_text() == "New picture and audio ready."
         for name, value in (("username", "swapper"), ("email", "swapper@example.com"),

@@ -1,4 +1,6 @@
 """Forms of the account pages; each asks for the current password before it changes anything that matters."""
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -8,7 +10,7 @@ from app.auth.forms import check_new_password, email_field, new_password_fields
 
 
 def current_password_field():
-    return PasswordField("Your current password", validators=[DataRequired("Enter your current password."),
+    return PasswordField(_l("Your current password"), validators=[DataRequired(_l("Enter your current password.")),
                                                                Length(max=128)],
                          render_kw={"autocomplete": "current-password", "maxlength": 128})
 
@@ -24,7 +26,7 @@ class AccountForm(FlaskForm):
 
     def validate_current_password(self, field):
         if not passwords.verify_password(self.user.password_hash, field.data):
-            raise ValidationError("This is not your current password.")
+            raise ValidationError(_("This is not your current password."))
 
 
 class PasswordForm(AccountForm):
@@ -32,7 +34,7 @@ class PasswordForm(AccountForm):
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(user, *args, **kwargs)
-        self.password.label.text, self.confirm.label.text = "New password", "Repeat the new password"
+        self.password.label.text, self.confirm.label.text = _("New password"), _("Repeat the new password")
 
     def validate_password(self, field):
         check_new_password(field.data, self.user.username, self.user.email)
@@ -43,11 +45,11 @@ class EmailForm(AccountForm):
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(user, *args, **kwargs)
-        self.email.label.text = "New email address"
+        self.email.label.text = _("New email address")
 
     def validate_email(self, field):
         if field.data.lower() == self.user.email.lower():
-            raise ValidationError("This is already your address.")
+            raise ValidationError(_("This is already your address."))
 
 
 class DeleteForm(AccountForm):

@@ -1,5 +1,6 @@
 """Routes of the account blueprint: thin views over app.account.actions."""
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +38,7 @@ def password():
     if form.validate_on_submit():
         actions.change_password(me(), form.password.data)
         sessions.keep_current(me())
-        flash("Your password is changed. Every other session of this account is logged out.", "success")
+        flash(_("Your password is changed. Every other session of this account is logged out."), "success")
         return see_other("account.index")
     return render_template("account/password.html", form=form, user=current_user), status_for(form)
 
@@ -48,8 +49,8 @@ def email():
     form = EmailForm(me())
     if form.validate_on_submit():
         actions.request_email_change(me(), form.email.data)
-        flash(f"We sent a link to {form.email.data}. Your address changes when you open it; "
-              f"until then it stays {current_user.email}.", "info")
+        flash(_("We sent a link to %(new)s. Your address changes when you open it; until then it stays %(old)s.",
+                new=form.email.data, old=current_user.email), "info")
         return see_other("account.index")
     return render_template("account/email.html", form=form, user=current_user), status_for(form)
 
@@ -75,9 +76,10 @@ def confirm_email(token):
             return render_template("account/email_taken.html", new_email=new_email), 409
         if was_me:
             sessions.keep_current(user)
-            flash(f"Your address is now {new_email}. Every other session of this account is logged out.", "success")
+            flash(_("Your address is now %(email)s. Every other session of this account is logged out.",
+                    email=new_email), "success")
             return see_other("account.index")
-        flash(f"Your address is now {new_email}. Log in with it.", "success")
+        flash(_("Your address is now %(email)s. Log in with it.", email=new_email), "success")
         return see_other("auth.login")
     return render_template("account/confirm_email.html", form=form, user=user, new_email=new_email), status_for(form)
 
@@ -89,7 +91,7 @@ def other_sessions():
     if form.validate_on_submit():
         actions.end_other_sessions(me())
         sessions.keep_current(me())
-        flash("Every other session of this account is logged out.", "success")
+        flash(_("Every other session of this account is logged out."), "success")
         return see_other("account.index")
     return render_template("account/sessions.html", form=form, others=sessions.others(me())), status_for(form)
 
@@ -101,6 +103,6 @@ def delete():
     if form.validate_on_submit():
         actions.delete_account(me())
         logout_user()
-        flash("Your account is deleted. A confirmation is on its way to your mailbox.", "info")
+        flash(_("Your account is deleted. A confirmation is on its way to your mailbox."), "info")
         return see_other("main.index")
     return render_template("account/delete.html", form=form, user=current_user), status_for(form)

@@ -1,7 +1,7 @@
 """What the auth views do, one function per action: each commits its rows, then wakes the mail worker."""
 from sqlalchemy import func, or_, select
 
-from app import outbox, ratelimit, sessions
+from app import i18n, outbox, ratelimit, sessions
 from app.auth import passwords, tokens
 from app.extensions import db
 from app.models import Event, User, utcnow
@@ -37,6 +37,7 @@ def register(username, email, password):
             db.session.add(user)
             Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
         user.username, user.password_hash = username, passwords.hash_password(password)
+        user.language = i18n.chosen_language()  # a switcher choice made before signing up; None: Accept-Language
         row = verification_mail(user)
     db.session.commit()
     outbox.wake()

@@ -1,6 +1,8 @@
 """Forms of the auth blueprint; field names and autocomplete hints are the contract password managers key on."""
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
@@ -26,7 +28,9 @@ class NormalisedEmail:
             result = validate_email(field.data or "",
                                     check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"])
         except EmailNotValidError as exc:
-            raise ValidationError(str(exc)) from None
+            # email-validator's reason is English only: kept as the detail after a translated sentence.
+            raise ValidationError(_("This is not a valid email address (%(reason)s).",
+                                    reason=str(exc).rstrip("."))) from None
         field.data = result.normalized.lower()
 
 
@@ -34,17 +38,17 @@ def email_field(autofocus=False):
     render_kw = {"autocomplete": "email", "maxlength": 254}
     if autofocus:
         render_kw["autofocus"] = True
-    return EmailField("Email", validators=[DataRequired("Enter your email address."), Length(max=254),
+    return EmailField(_l("Email"), validators=[DataRequired(_l("Enter your email address.")), Length(max=254),
                                            NormalisedEmail()], render_kw=render_kw)
 
 
 def new_password_fields():
-    password = PasswordField("Password", validators=[
-        DataRequired("Choose a password."),
-        Length(8, 128, "Use between 8 and 128 characters."),
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(_l("Choose a password.")),
+        Length(8, 128, _l("Use between 8 and 128 characters.")),
     ], render_kw={"autocomplete": "new-password", "minlength": 8, "maxlength": 128})
-    confirm = PasswordField("Repeat the password", validators=[
-        DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ."),
+    confirm = PasswordField(_l("Repeat the password"), validators=[
+        DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ.")),
     ], render_kw={"autocomplete": "new-password"})
     return password, confirm
 
@@ -52,30 +56,30 @@ def new_password_fields():
 def check_new_password(password, username, email):
     email = (email or "").lower()
     if password.lower() in {(username or "").lower(), email, email.partition("@")[0]}:
-        raise ValidationError("The password must not be your username or email address.")
+        raise ValidationError(_("The password must not be your username or email address."))
     if passwords.is_common(password):
-        raise ValidationError("This password is among the most common ones; choose another.")
+        raise ValidationError(_("This password is among the most common ones; choose another."))
 
 
 class CaptchaFields:
     """The picture check as fields of a form (templates/captcha/field.html renders them)."""
 
-    captcha = StringField("Characters in the picture or the audio", render_kw={
+    captcha = StringField(_l("Characters in the picture or the audio"), render_kw={
         "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "maxlength": 16})
     captcha_id = HiddenField()
 
     def validate_captcha(self, field):
         """Runs on every submission and consumes the challenge, right or wrong (Redis errors reach the view)."""
         if not store.check(self.captcha_id.data, field.data):
-            raise ValidationError("That was not it: type the characters from the new picture." if self.captcha_id.data
-                                  else "Type the characters in the picture as well.")
+            raise ValidationError(_("That was not it: type the characters from the new picture.")
+                                  if self.captcha_id.data else _("Type the characters in the picture as well."))
 
 
 class RegisterForm(CaptchaFields, FlaskForm):
-    username = StringField("Username", validators=[
-        DataRequired("Choose a username."),
-        Length(3, 32, "Use between 3 and 32 characters."),
-        Regexp(USERNAME_PATTERN, message="Use only letters, digits, _ and -."),
+    username = StringField(_l("Username"), validators=[
+        DataRequired(_l("Choose a username.")),
+        Length(3, 32, _l("Use between 3 and 32 characters.")),
+        Regexp(USERNAME_PATTERN, message=_l("Use only letters, digits, _ and -.")),
     ], render_kw={"autocomplete": "username", "maxlength": 32, "autofocus": True})
     email = email_field()
     password, confirm = new_password_fields()
@@ -90,7 +94,7 @@ class RegisterForm(CaptchaFields, FlaskForm):
         """
         valid = super().validate(extra_validators)
         if valid and self.username_taken():
-            self.username.errors.append("This username is taken; choose another.")
+            self.username.errors.append(_("This username is taken; choose another."))
             return False
         return valid
 
@@ -101,12 +105,12 @@ class RegisterForm(CaptchaFields, FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    login = StringField("Email or username", validators=[DataRequired("Enter your email or username."),
+    login = StringField(_l("Email or username"), validators=[DataRequired(_l("Enter your email or username.")),
                                                          Length(max=254)],
                         render_kw={"autocomplete": "username", "autofocus": True, "maxlength": 254})
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=128)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=128)],
                              render_kw={"autocomplete": "current-password", "maxlength": 128})
-    remember = BooleanField("Keep me logged in on this device")
+    remember = BooleanField(_l("Keep me logged in on this device"))
 
 
 class CaptchaLoginForm(CaptchaFields, LoginForm):
@@ -115,8 +119,8 @@ class CaptchaLoginForm(CaptchaFields, LoginForm):
 
 class CodeForm(FlaskForm):
     email = email_field()
-    code = StringField("Code from the mail", validators=[
-        DataRequired("Enter the 6-digit code."), Regexp(r"^\s*\d{6}\s*$", message="The code has 6 digits."),
+    code = StringField(_l("Code from the mail"), validators=[
+        DataRequired(_l("Enter the 6-digit code.")), Regexp(r"^\s*\d{6}\s*$", message=_l("The code has 6 digits.")),
     ], render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6, "pattern": r"\d{6}"})
 
 

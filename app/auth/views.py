@@ -2,6 +2,8 @@
 from urllib.parse import urlsplit
 
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +15,7 @@ from app.captcha import store
 from app.extensions import db
 from app.models import Event
 
-CAPTCHA_DOWN = "The picture check is unavailable for a moment; please try again shortly. What you typed is kept."
+CAPTCHA_DOWN = _l("The picture check is unavailable for a moment; please try again shortly. What you typed is kept.")
 
 
 def see_other(endpoint, **values):
@@ -41,7 +43,7 @@ def register():
         return render_register(form, 503, CAPTCHA_DOWN)
     except IntegrityError:  # a simultaneous sign-up took the name or address between check and commit
         db.session.rollback()
-        return render_register(form, 409, "Someone registered at the same moment; please send the form again.")
+        return render_register(form, 409, _("Someone registered at the same moment; please send the form again."))
     if form.captcha.errors:
         Event.record(Event.CAPTCHA_FAILED)
         db.session.commit()
@@ -107,9 +109,9 @@ def verify_code():
     if form.validate_on_submit():
         if accounts.verify_code(form.email.data, form.code.data.strip()):
             session.pop("pending_email", None)
-            flash("Your address is confirmed. You can log in now.", "success")
+            flash(_("Your address is confirmed. You can log in now."), "success")
             return see_other("auth.login")
-        form.code.errors.append("This code is wrong, used or expired. Check the latest mail, or ask for a new one.")
+        form.code.errors.append(_("This code is wrong, used or expired. Check the latest mail, or ask for a new one."))
     return render_template("auth/check_email.html", form=form, delivery=current_delivery()), 400
 
 
@@ -123,7 +125,7 @@ def verify(token):
     if form.validate_on_submit():
         accounts.verify(user)
         session.pop("pending_email", None)
-        flash("Your address is confirmed. You can log in now.", "success")
+        flash(_("Your address is confirmed. You can log in now."), "success")
         return see_other("auth.login")
     return render_template("auth/verify.html", form=form, user=user)
 
@@ -138,7 +140,7 @@ def resend():
         else:
             delivery.track_nothing(form.email.data)
         session["pending_email"] = form.email.data
-        flash("If this address has an account waiting for confirmation, a new mail is on its way.", "info")
+        flash(_("If this address has an account waiting for confirmation, a new mail is on its way."), "info")
         return see_other("auth.check_email")
     return render_template("auth/resend.html", form=form), status_for(form)
 
@@ -179,7 +181,7 @@ def login():
             unverified = True
             session["pending_email"] = user.email
         else:
-            form.password.errors.append("Wrong email, username or password.")
+            form.password.errors.append(_("Wrong email, username or password."))
     if subject and not isinstance(form, CaptchaLoginForm) and ratelimit.login_needs_captcha(subject):
         form = with_captcha(form)  # this failure was the one that brings the captcha in
     return render_login(form, status_for(form), unverified=unverified)
@@ -209,7 +211,7 @@ def logout():
     if current_user.is_authenticated:
         Event.record(Event.LOGOUT, user=current_user._get_current_object())
         sessions.log_out(current_user._get_current_object())
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return see_other("main.index")
 
 
@@ -218,7 +220,7 @@ def forgot():
     form = EmailForm()
     if form.validate_on_submit():
         accounts.forgot(form.email.data)
-        flash("If an account uses this address, a mail with a link to choose a new password is on its way.", "info")
+        flash(_("If an account uses this address, a mail with a link to choose a new password is on its way."), "info")
         return see_other("auth.login")
     return render_template("auth/forgot.html", form=form), status_for(form)
 
@@ -231,6 +233,6 @@ def reset(token):
     form = ResetForm(user)
     if form.validate_on_submit():
         accounts.reset_password(user, form.password.data)
-        flash("Your password is changed. You can log in with it now.", "success")
+        flash(_("Your password is changed. You can log in with it now."), "success")
         return see_other("auth.login")
     return render_template("auth/reset.html", form=form, user=user), status_for(form)

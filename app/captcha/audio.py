@@ -12,7 +12,7 @@ from array import array
 from functools import lru_cache
 from operator import add
 
-# The interface language's code -> espeak-ng voice. English now; Chinese for the coming translation.
+# The interface language's code (app/i18n.py LANGUAGES) -> espeak-ng voice.
 VOICES = {"en": "en-us", "zh": "cmn"}
 RATE = 22050  # what espeak-ng writes
 PEAK = 20000  # clips are scaled to this, and noise stays within +-NOISE, so their sum fits in 16 bits;

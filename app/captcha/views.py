@@ -4,8 +4,10 @@ Forms use app.captcha.store to create and check challenges. Picture and audio re
 so checking it once (in either form's POST) spends both.
 """
 from flask import Response, abort, jsonify, request, url_for
+from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
+from app import i18n
 from app.captcha import audio, bp, image, store
 
 
@@ -13,9 +15,9 @@ def stored_answer(challenge_id):
     try:
         text = store.answer(challenge_id)
     except RedisError:
-        abort(503, "The captcha cannot be shown right now; try again in a moment.")
+        abort(503, _("The captcha cannot be shown right now; try again in a moment."))
     if text is None:
-        abort(404, "This captcha has expired; ask for a new one.")
+        abort(404, _("This captcha has expired; ask for a new one."))
     return text
 
 
@@ -32,15 +34,15 @@ def picture(challenge_id):
 
 @bp.get("/<challenge_id>.wav")
 def sound(challenge_id):
-    """?lang= picks the voice (the interface's language once it is translated); English by default."""
+    """?lang= picks the voice: the page's language (templates/captcha/field.html); English by default."""
     language = request.args.get("lang", "en")
     if language not in audio.VOICES:
-        abort(404, f"No audio in this language; choose one of {', '.join(audio.VOICES)}.")
+        abort(404, _("No audio in this language; choose one of %(languages)s.", languages=", ".join(audio.VOICES)))
     text = stored_answer(challenge_id)
     try:
         return uncached(audio.speak(text, language, seed=challenge_id), "audio/wav")
     except audio.AudioUnavailable:
-        abort(503, "The audio cannot be played right now; use the picture or try again later.")
+        abort(503, _("The audio cannot be played right now; use the picture or try again later."))
 
 
 @bp.post("/new")
@@ -54,8 +56,8 @@ def new():
             store.discard(request.form["previous"])
         challenge_id = store.new_challenge()
     except RedisError:
-        return jsonify(error="The captcha is unavailable for a moment; please try again shortly."), 503
+        return jsonify(error=_("The captcha is unavailable for a moment; please try again shortly.")), 503
     response = jsonify(id=challenge_id, picture=url_for("captcha.picture", challenge_id=challenge_id),
-                       audio=url_for("captcha.sound", challenge_id=challenge_id))
+                       audio=url_for("captcha.sound", challenge_id=challenge_id, lang=i18n.current_language()))
     response.headers["Cache-Control"] = "no-store"
     return response

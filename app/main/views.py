@@ -1,6 +1,10 @@
-"""Routes of the main blueprint."""
-from flask import jsonify, render_template
+"""Routes of the main blueprint: the home page, the language switcher and the health check."""
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
+from app import i18n
+from app.auth.views import local_path
+from app.extensions import db
 from app.main import bp
 from app.main.health import health_report
 
@@ -8,6 +12,25 @@ from app.main.health import health_report
 @bp.get("/")
 def index():
     return render_template("main/index.html")
+
+
+@bp.post("/language")
+def language():
+    """The switcher on every page: a POST with CSRF (no link can change it), saved on the account and in a cookie.
+
+    The cookie keeps the choice across logging out; the account's copy follows the user to other browsers
+    and tells the workers which language to write mail in.
+    """
+    choice = request.form.get("language")
+    response = redirect(local_path(request.args.get("next")) or url_for("main.index"), code=303)
+    if choice not in i18n.LANGUAGES:
+        return response
+    if current_user.is_authenticated:
+        current_user.language = choice
+        db.session.commit()
+    response.set_cookie(i18n.COOKIE, choice, max_age=i18n.COOKIE_MAX_AGE, secure=request.is_secure,
+                        httponly=True, samesite="Lax")
+    return response
 
 
 @bp.get("/healthz")

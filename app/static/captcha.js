@@ -31,5 +31,6 @@ document.addEventListener("click", async (event) => {
   audio.src = challenge.audio;
   audio.querySelector("a").href = challenge.audio;
   form.elements.captcha.value = "";
-  fieldset.querySelector("[data-captcha-status]").textContent = "New picture and audio ready.";
+  const status = fieldset.querySelector("[data-captcha-status]");
+  status.textContent = status.dataset.captchaReady;  // in the page's language (templates/captcha/field.html)
 });
