@@ -3,6 +3,7 @@ from flask import abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import avatars
 from app.admin import bp
 from app.extensions import db
 from app.models import User
@@ -19,4 +20,5 @@ def require_admin():
 @bp.get("/users")
 def users():
     accounts = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(500)).all()
-    return render_template("admin/users.html", users=accounts)
+    return render_template("admin/users.html", users=accounts, avatar_urls=avatars.urls,
+                           avatars=avatars.digests_for(user.id for user in accounts))
