@@ -7,6 +7,7 @@ is a classic target, and a large picture costs a worker's time, not a request's.
 import hashlib
 import io
 import logging
+import warnings
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sqlalchemy import delete
@@ -35,13 +36,17 @@ class BadPicture(Exception):
 def render(data):
     """{size: WebP bytes}, each a centre-cropped square, the right way up, without EXIF, XMP or ICC."""
     try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as picture:
-            if picture.width * picture.height > MAX_PIXELS:
-                raise BadPicture("too_many_pixels", f"{picture.width}x{picture.height} pixels is over MAX_PIXELS")
-            if picture.format == "JPEG":
-                picture.draft("RGB", (SIZES[0], SIZES[0]))  # the decoder scales down by 1/2, 1/4 or 1/8 itself
-            square = _square(_in_srgb(ImageOps.exif_transpose(picture)))  # first frame only, for a GIF
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused at open, not just warned
+            with Image.open(io.BytesIO(data), formats=FORMATS) as picture:
+                if picture.width * picture.height > MAX_PIXELS:
+                    raise BadPicture("too_many_pixels", f"{picture.width}x{picture.height} pixels is over MAX_PIXELS")
+                if picture.format == "JPEG":
+                    picture.draft("RGB", (SIZES[0], SIZES[0]))  # the decoder scales by 1/2, 1/4 or 1/8 itself
+                square = _square(_in_srgb(ImageOps.exif_transpose(picture)))  # a GIF's first frame only
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:  # Pillow's cap, from the header
+        raise BadPicture("too_many_pixels", str(error)) from None
+    except UnidentifiedImageError:
         raise BadPicture("unreadable", "not a JPEG, PNG, WebP or GIF Pillow can open") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:  # Pillow's "truncated" or "corrupt"
         raise BadPicture("damaged", f"damaged or truncated picture: {error}") from None
