@@ -209,7 +209,7 @@ class AvatarPicture(db.Model):
 
     __tablename__ = "avatar_picture"
     CONTENT_TYPE, EXTENSION = "image/webp", "webp"
-    SIZES = (512, 256, 128, 64)  # 256 and 64 px on the pages, each also at 2x for dense screens
+    SIZES = (256, 128, 64)  # the pages show 128 and 32 CSS px, each also at 2x for dense screens
 
     id = db.Column(db.Integer, primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False)

@@ -82,7 +82,7 @@ def _webp(picture):
     clean = Image.new(picture.mode, picture.size)  # a new image carries no info: no EXIF, XMP or ICC to copy
     clean.paste(picture)
     out = io.BytesIO()
-    clean.save(out, "WEBP", quality=WEBP_QUALITY, method=4)
+    clean.save(out, "WEBP", quality=WEBP_QUALITY, method=2)  # 4 (the default) costs 2.5x for 1-2% smaller
     return out.getvalue()
 
 

@@ -54,19 +54,19 @@ def test_a_phone_photo_becomes_an_upright_square_without_metadata(app, account, 
     run_jobs()
     assert latest(app).status == AvatarUpload.DONE and latest(app).data is None  # the raw upload is gone
     sizes = stored(app)
-    assert sorted(sizes) == [64, 128, 256, 512]
+    assert sorted(sizes) == [64, 128, 256]
     page = account.get("/account").get_data(as_text=True)
     assert "being processed" not in page and f"/avatars/{sizes[128]}.webp" in picture_urls(page)
-    response = account.get(f"/avatars/{sizes[512]}.webp")
+    response = account.get(f"/avatars/{sizes[256]}.webp")
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/webp"
     assert response.headers["Cache-Control"] == FOREVER and response.headers["X-Content-Type-Options"] == "nosniff"
     served = Image.open(io.BytesIO(response.data))
-    assert served.format == "WEBP" and served.size == (512, 512)
+    assert served.format == "WEBP" and served.size == (256, 256)
     assert not served.getexif() and "icc_profile" not in served.info and "xmp" not in served.info
     assert b"Phone" not in response.data and b"Exif" not in response.data
     rgb = served.convert("RGB")  # stored sideways with orientation 6: green is top-right once upright
-    assert _near(rgb.getpixel((480, 30)), pictures.GREEN) and _near(rgb.getpixel((30, 30)), pictures.RED)
-    assert _near(rgb.getpixel((30, 480)), pictures.RED) and _near(rgb.getpixel((480, 480)), pictures.RED)
+    assert _near(rgb.getpixel((240, 15)), pictures.GREEN) and _near(rgb.getpixel((15, 15)), pictures.RED)
+    assert _near(rgb.getpixel((15, 240)), pictures.RED) and _near(rgb.getpixel((240, 240)), pictures.RED)
 
 
 def _near(pixel, colour, tolerance=24):
