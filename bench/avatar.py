@@ -55,7 +55,7 @@ def run(table, runs, quick):
     sizes = "/".join(str(size) for size in SIZES)
     table.add("avatar", f"jobs.avatar.render (draft, orient, sRGB, crop, {sizes} WebP), {label}: median ms",
               median(project), "{:.0f}")
-    table.add("avatar", f"naive Pillow (open, exif_transpose, thumbnail 256, save WebP), same file: median ms",
+    table.add("avatar", "naive Pillow (open, exif_transpose, thumbnail 256, save WebP), same file: median ms",
               median(tutorial), "{:.0f}")
     table.add("avatar", "naive / project (goal ≥ 4x)", median(tutorial) / median(project), "{:.1f}x")
     run_upload(table, runs, quick)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AvatarPicture, AvatarUpload
 from app.queues import get_queue
+from jobs import backup
 from tests import pictures
 from tests.helpers import PASSWORD, form_page, login, post_form, register_verified
 
@@ -217,3 +218,18 @@ def test_the_admin_list_shows_avatars(app, account, run_jobs):
         db.session.commit()
     page = account.get("/admin/users").get_data(as_text=True)
     assert f"/avatars/{stored(app)[64]}.webp" in picture_urls(page)
+
+
+@pytest.mark.processes  # on PostgreSQL, backup and restore run pg_dump and pg_restore
+def test_backups_include_the_avatars(app, account, run_jobs, make_app, new_database):
+    upload(account, pictures.png())
+    run_jobs()
+    digest = stored(app)[128]
+    with app.app_context():
+        path = backup.run()
+        db.session.remove()
+        db.engine.dispose()
+    fresh = make_app(DATABASE_URL=new_database("fresh"))
+    result = fresh.test_cli_runner().invoke(args=["backup", "restore", "--yes", path])
+    assert result.exit_code == 0, result.output
+    assert fresh.test_client().get(f"/avatars/{digest}.webp").data == account.get(f"/avatars/{digest}.webp").data
