@@ -83,6 +83,7 @@ LIMIT_DEFAULTS = {
     "RATELIMIT_CAPTCHA_PER_ADDRESS": "30 per minute",  # /captcha/... pictures (and any future audio)
     "RATELIMIT_MAIL_PER_RECIPIENT": "5 per hour",  # mails composed for one mailbox, whatever asked for them
     "RATELIMIT_ACCOUNT_CHANGES_PER_USER": "10 per hour",  # password, address and deletion forms of one account
+    "RATELIMIT_AVATAR_PER_USER": "10 per hour",  # picture uploads (and removals) of one account
 }
 
 
@@ -134,6 +135,8 @@ class Config:
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
         # Forms are small; Werkzeug refuses a larger body from its Content-Length, before reading it.
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
+        # The avatar upload's own limit (app/security.py raises the body limit of that one route to it).
+        self.AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"

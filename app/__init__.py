@@ -67,6 +67,7 @@ def register_blueprints(app):
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.avatars import bp as avatars_bp
     from app.captcha import bp as captcha_bp
     from app.main import bp as main_bp
 
@@ -75,6 +76,7 @@ def register_blueprints(app):
     app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(captcha_bp, url_prefix="/captcha")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(avatars_bp, url_prefix="/avatars")
 
 
 def register_error_pages(app):

@@ -193,3 +193,38 @@ class DailyStats(db.Model):
     captcha_failures = db.Column(db.Integer, nullable=False, default=0)
     mails_failed = db.Column(db.Integer, nullable=False, default=0)
     computed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class AvatarUpload(db.Model):
+    """A picture as it was sent, kept until a worker has turned it into AvatarPicture rows, then emptied.
+
+    It lives in the database rather than a folder: the worker may run on another host, and backups
+    include it. The newest row of an account says what its page shows (being processed, or why it failed).
+    """
+
+    __tablename__ = "avatar_upload"
+    PENDING, DONE, FAILED = "pending", "done", "failed"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    data = db.Column(db.LargeBinary)  # NULL once processed: the raw upload is never kept nor served
+    status = db.Column(db.String(16), nullable=False, default=PENDING)
+    error = db.Column(db.String(32))  # a reason code (jobs/avatar.py), shown to the owner in their language
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    processed_at = db.Column(db.DateTime)
+
+
+class AvatarPicture(db.Model):
+    """One size of an account's processed picture, served at /avatars/<digest>.webp, immutable."""
+
+    __tablename__ = "avatar_picture"
+    CONTENT_TYPE, EXTENSION = "image/webp", "webp"
+    SIZES = (256, 128, 64)  # the pages show 128 and 32 CSS px, each also at 2x for dense screens
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    size = db.Column(db.Integer, nullable=False)  # width = height, in pixels
+    digest = db.Column(db.String(64), nullable=False, index=True)  # sha256 of data: a new picture, a new URL
+    data = db.Column(db.LargeBinary, nullable=False)
+
+    __table_args__ = (db.UniqueConstraint("user_id", "size"),)

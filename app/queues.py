@@ -3,7 +3,7 @@ from rq import Queue
 
 from app.extensions import get_redis
 
-QUEUES = ("mail", "default", "maintenance")  # worker priority order: a slow backup never delays mail
+QUEUES = ("mail", "default", "avatars", "maintenance")  # worker priority order: a picture or a backup never delays mail
 SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by jobs/scheduler.py, read by /healthz
 
 

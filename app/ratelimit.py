@@ -71,6 +71,8 @@ RULES = {
                          ("RATELIMIT_CODE_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
     **{endpoint: [("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)]
        for endpoint in ("account.password", "account.email", "account.delete")},
+    **{endpoint: [("RATELIMIT_AVATAR_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)]
+       for endpoint in ("account.avatar", "account.remove_avatar")},
 }
 
 

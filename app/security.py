@@ -1,13 +1,34 @@
-"""Security headers on every response, and the client's address behind TRUSTED_PROXIES proxies."""
+"""Security headers on every response, the client's address behind TRUSTED_PROXIES proxies, body limits."""
+import flask
 from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+UPLOAD_LIMITS = {"account.avatar": "AVATAR_MAX_BYTES"}  # endpoint -> config key of its own body limit
+MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, headers and CSRF token around the file
 
 # No inline script or style anywhere: templates link app/static/ files only.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
+class Request(flask.Request):
+    """MAX_CONTENT_LENGTH, or an upload route's own limit: Werkzeug compares it with Content-Length before
+    reading the body, so it must be known as soon as the URL is matched, before CSRFProtect reads the form."""
+
+    @property
+    def accepted_bytes(self):
+        """The limit the 413 page states (the upload route's view checks the file itself against it)."""
+        return current_app.config[UPLOAD_LIMITS.get(self.endpoint, "MAX_CONTENT_LENGTH")]
+
+    @property
+    def max_content_length(self):
+        if self.endpoint in UPLOAD_LIMITS:
+            return self.accepted_bytes + MULTIPART_ALLOWANCE
+        return current_app.config["MAX_CONTENT_LENGTH"]
+
+
 def init_app(app):
+    app.request_class = Request
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:  # with 0, X-Forwarded-* are ignored: anyone can send them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,

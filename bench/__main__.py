@@ -18,6 +18,7 @@ SECTIONS = {
     "hash": "bench.cpu",
     "stats": "bench.recurring",
     "backup": "bench.recurring",
+    "avatar": "bench.avatar",
 }
 
 

@@ -100,8 +100,10 @@ def procfile_command(name, procfile="Procfile"):
 class Process:
     """A Procfile process run as a platform runs it: bash -c, only the given environment, own group."""
 
-    def __init__(self, name, env, log_dir, procfile="Procfile"):
+    def __init__(self, name, env, log_dir, procfile="Procfile", cwd=ROOT):
+        """cwd other than the checkout (with PYTHONPATH in env) plays a process on another host."""
         self.name = name
+        self.cwd = cwd
         self.command = procfile_command(name, procfile)
         self.env = {"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": os.environ.get("HOME", "/root"),
                     "PYTHONUNBUFFERED": "1", **env}
@@ -111,7 +113,7 @@ class Process:
     def start(self):
         may_spawn(f"the Procfile's {self.name} process")
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(["bash", "-c", self.command], cwd=ROOT, env=self.env, stdout=log,
+        self.process = subprocess.Popen(["bash", "-c", self.command], cwd=self.cwd, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return self

@@ -66,7 +66,7 @@ def test_healthz_reports_database_redis_and_workers(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["database"] == "ok" and body["redis"] == "ok"
-    assert body["workers"] == 0 and set(body["queues"]) == {"mail", "default", "maintenance"}
+    assert body["workers"] == 0 and set(body["queues"]) == {"mail", "default", "avatars", "maintenance"}
 
 
 def test_healthz_answers_503_when_redis_is_down(make_app, monkeypatch):

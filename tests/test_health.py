@@ -50,7 +50,7 @@ def test_healthz_counts_the_procfile_worker_and_queued_jobs(app_env, app, client
     try:
         body = wait_until(lambda: (b := client.get("/healthz").get_json())["workers"] >= 1 and b, timeout=30,
                           message="worker registered")
-        assert body["queues"] == {"mail": 0, "default": 0, "maintenance": 0}
+        assert body["queues"] == {"mail": 0, "default": 0, "avatars": 0, "maintenance": 0}
         assert not any("no worker" in w for w in body["warnings"])
     finally:
         worker.stop()

@@ -1,11 +1,17 @@
 """What the account pages do, one function per action: each commits its rows, then wakes the mail worker."""
+import logging
+
 from sqlalchemy import delete
 
 from app import outbox, sessions
 from app.auth import passwords, tokens
 from app.auth.accounts import find_by_email, password_notice
 from app.extensions import db
-from app.models import Event, OutboxMail
+from app.models import AvatarPicture, AvatarUpload, Event, OutboxMail, utcnow
+from app.queues import get_queue
+
+log = logging.getLogger(__name__)
+AVATAR_JOB_TIMEOUT = 60  # seconds: a picture that takes longer is given up, and the worker goes on
 
 
 def change_password(user, password):
@@ -68,6 +74,7 @@ def delete_account(user):
     sending at this very moment is left to finish, and loses its link to the account the same way.
     """
     email, username = user.email, user.username
+    remove_avatar(user, commit=False)  # the foreign keys cascade too; said here so no reader has to know
     db.session.execute(delete(OutboxMail).where(OutboxMail.user_id == user.id,
                                                 OutboxMail.status != OutboxMail.SENDING))
     db.session.delete(user)
@@ -75,3 +82,30 @@ def delete_account(user):
     outbox.compose("account_deleted", email, username=username)
     db.session.commit()
     outbox.wake()
+
+
+def set_avatar(user, data):
+    """Store the upload in the database (a worker on another host reads it there) and queue its processing.
+
+    Older uploads of the account are dropped: only the newest one will be processed. If Redis refuses
+    the job, the upload is marked failed at once, so the page does not promise a picture that never comes.
+    """
+    db.session.execute(delete(AvatarUpload).where(AvatarUpload.user_id == user.id))
+    upload = AvatarUpload(user_id=user.id, data=data)
+    db.session.add(upload)
+    db.session.commit()
+    try:
+        get_queue("avatars").enqueue("jobs.avatar.process", upload.id, job_timeout=AVATAR_JOB_TIMEOUT,
+                                     result_ttl=0)
+    except Exception as exc:  # Redis down or timed out
+        log.warning("avatar upload %s not queued: %s", upload.id, exc)
+        upload.status, upload.error, upload.data, upload.processed_at = AvatarUpload.FAILED, "not_queued", None, utcnow()
+        db.session.commit()
+
+
+def remove_avatar(user, commit=True):
+    """Back to the default picture; an upload still waiting for a worker is dropped with it."""
+    db.session.execute(delete(AvatarUpload).where(AvatarUpload.user_id == user.id))
+    db.session.execute(delete(AvatarPicture).where(AvatarPicture.user_id == user.id))
+    if commit:
+        db.session.commit()

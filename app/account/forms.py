@@ -2,6 +2,7 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -54,3 +55,25 @@ class EmailForm(AccountForm):
 
 class DeleteForm(AccountForm):
     """Only the password: deleting is one deliberate step, confirmed by mail afterwards."""
+
+
+# The first bytes of the formats the worker decodes: the request looks at nothing more (it never decodes).
+SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+def looks_like_picture(head):
+    return head.startswith(SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+class AvatarForm(FlaskForm):
+    """No password: a picture is not a credential, and the per-account limit bounds how often it changes."""
+
+    avatar = FileField(_l("New picture"), validators=[FileRequired(_l("Choose a picture to upload."))],
+                       render_kw={"accept": "image/jpeg,image/png,image/webp,image/gif"})
+
+    def validate_avatar(self, field):
+        stream = field.data.stream
+        head = stream.read(12)
+        stream.seek(0)
+        if not looks_like_picture(head):
+            raise ValidationError(_l("This file is not a JPEG, PNG, WebP or GIF picture."))

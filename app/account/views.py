@@ -1,12 +1,12 @@
 """Routes of the account blueprint: thin views over app.account.actions."""
-from flask import flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from app import sessions
+from app import avatars, sessions
 from app.account import actions, bp
-from app.account.forms import DeleteForm, EmailForm, PasswordForm
+from app.account.forms import AvatarForm, DeleteForm, EmailForm, PasswordForm
 from app.auth import tokens
 from app.auth.forms import ConfirmForm
 from app.extensions import db
@@ -28,7 +28,57 @@ def me():
 @bp.get("")
 @login_required
 def index():
-    return render_template("account/index.html", user=current_user)
+    return render_index(AvatarForm())
+
+
+def render_index(avatar_form):
+    return render_template("account/index.html", user=current_user, avatar=avatar_state(me()),
+                           avatar_form=avatar_form, remove_form=ConfirmForm())
+
+
+def avatar_state(user):
+    """What the page says about the picture: the same dict renders it and answers avatar.js's polling."""
+    upload, digests = avatars.latest_upload(user), avatars.digests_for([user.id])
+    state = upload.status if upload is not None else "none"
+    if state == "pending":
+        message = _("Your new picture is being processed. It appears here when it is ready.")
+    elif state == "failed":
+        reason = avatars.REASONS.get(upload.error, avatars.REASONS["failed"])
+        message = _("Your last upload could not be used: %(reason)s", reason=reason)
+    else:
+        message = ""
+    src, srcset = avatars.urls(user, 128, digests)
+    return {"state": state, "message": message, "src": src, "srcset": srcset, "custom": bool(digests)}
+
+
+@bp.post("/avatar")
+@login_required
+def avatar():
+    """Cheap checks only (login, CSRF, size, first bytes), then store and queue: the worker decodes it."""
+    form = AvatarForm()
+    if form.validate_on_submit():
+        limit = current_app.config["AVATAR_MAX_BYTES"]
+        data = form.avatar.data.stream.read(limit + 1)
+        if len(data) > limit:  # Content-Length let it in with the form around it; the file itself is over
+            abort(413)
+        actions.set_avatar(me(), data)
+        return see_other("account.index")
+    return render_index(form), 400
+
+
+@bp.post("/avatar/remove")
+@login_required
+def remove_avatar():
+    if ConfirmForm().validate_on_submit():
+        actions.remove_avatar(me())
+        flash(_("Your picture is removed."), "success")
+    return see_other("account.index")
+
+
+@bp.get("/avatar/status")
+@login_required
+def avatar_status():
+    return jsonify(avatar_state(me()))
 
 
 @bp.route("/password", methods=["GET", "POST"])

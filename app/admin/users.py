@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from app import outbox, sessions
+from app import avatars, outbox, sessions
 from app.admin import bp
 from app.auth import accounts
 from app.extensions import db
@@ -22,7 +22,9 @@ def users():
         pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(func.lower(User.username).like(pattern, escape="\\"),
                                         func.lower(User.email).like(pattern, escape="\\")))
-    return render_template("admin/users.html", users=db.session.scalars(statement).all(), query=query, shown=SHOWN)
+    accounts = db.session.scalars(statement).all()
+    return render_template("admin/users.html", users=accounts, query=query, shown=SHOWN, avatar_urls=avatars.urls,
+                           avatars=avatars.digests_for(user.id for user in accounts))
 
 
 def account(user_id):
