@@ -173,3 +173,18 @@ def web(app_env, tmp_path):
     """The Procfile's release, then web alone: its base URL (pages, captcha and redirects need no worker)."""
     for base, _ in _running_site(app_env, tmp_path, ("web",)):
         yield base
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (Debian's, or CHROMIUM) through Playwright, closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

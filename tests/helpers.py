@@ -155,3 +155,19 @@ class Visitor:
         status, _, page = self.request(path)
         assert status == 200, (path, status)
         return self.request(path, {**hidden_inputs(page), **fields})
+
+
+def answer_before_the_body(port, path, content_type, length, sent=65536):
+    """Announce a `length`-byte body, send only `sent` bytes of it, and read what the server answers."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\n"
+                     f"Content-Length: {length}\r\n\r\n".encode() + b"x" * sent)
+        answer = b""
+        while b"</html>" not in answer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer

@@ -3,7 +3,6 @@ and Chromium uploading through the page (which also takes the screenshots of /ac
 import io
 import os
 import re
-import socket
 
 import pytest
 from PIL import Image
@@ -15,7 +14,7 @@ from app.extensions import db
 from app.models import AvatarUpload, User, utcnow
 from app.queues import get_queue
 from tests import pictures
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, form_page, login
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, answer_before_the_body, form_page, login
 from tests.services import ROOT, Process, free_port, port_open, start_site, wait_until
 
 
@@ -83,16 +82,7 @@ def test_gunicorn_refuses_a_far_larger_upload_with_413_before_it_is_sent(app_env
     web = Process("web", {**env, "PORT": str(port)}, str(tmp_path)).start()
     try:
         wait_until(lambda: port_open(port), timeout=30, message="web listening")
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(b"POST /account/avatar HTTP/1.1\r\nHost: localhost\r\n"
-                         b"Content-Type: multipart/form-data; boundary=xyz\r\n"
-                         b"Content-Length: %d\r\n\r\n" % (500 * 1024 * 1024) + b"x" * 65536)
-            answer = b""
-            while b"</html>" not in answer:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
+        answer = answer_before_the_body(port, "/account/avatar", "multipart/form-data; boundary=xyz", 500 * 1024 * 1024)
     finally:
         web.stop(timeout=10)
     head, _, body = answer.partition(b"\r\n\r\n")

@@ -1,13 +1,22 @@
 """Against the Procfile's gunicorn web process: no X-Forwarded-For bypass, no token in the access log, an early 413.
 In-process: usernames matched whole, addresses found whatever their case, beyond ASCII too."""
-import socket
 
 import pytest
 from sqlalchemy import update
 
 from app.extensions import db
 from app.models import User, utcnow
-from tests.helpers import PASSWORD, Visitor, hidden_inputs, login, outbox, post_form, register, users
+from tests.helpers import (
+    PASSWORD,
+    Visitor,
+    answer_before_the_body,
+    hidden_inputs,
+    login,
+    outbox,
+    post_form,
+    register,
+    users,
+)
 from tests.services import Process, free_port, port_open, wait_until
 
 TOKEN = "eyJ1IjoxLCJwIjoiYWJjZGVmIn0.Zz9Qxw.c2VjcmV0LXNpZ25hdHVyZS1oZXJl"
@@ -59,16 +68,7 @@ def test_access_log_shows_the_route_not_the_token(web):
 def test_a_20_mb_body_is_refused_with_413_before_it_is_sent(web):
     """Only the headers and 64 KB are sent: the answer must come without waiting for the other 20 MB."""
     _, port, _ = web
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"POST /auth/register HTTP/1.1\r\nHost: localhost\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\n"
-                     b"Content-Length: %d\r\n\r\n" % (20 * 1024 * 1024) + b"x" * 65536)
-        answer = b""
-        while b"</html>" not in answer:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
+    answer = answer_before_the_body(port, "/auth/register", "application/x-www-form-urlencoded", 20 * 1024 * 1024)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and b"Too much at once" in body
     assert b"Content-Security-Policy:" in head

@@ -1,42 +1,19 @@
 """Chinese in a real browser against the Procfile's processes: the switcher (no JavaScript), and a sign-up whose
 verification mail the worker writes in Chinese."""
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS
-from tests.services import start_site
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.processes
 
 
-@pytest.fixture
-def site(app_env, tmp_path):
-    processes = []
-    try:
-        base, processes = start_site(app_env, str(tmp_path), ("web", "worker"))
-        yield base
-    finally:
-        for process in processes:
-            process.stop(timeout=5)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def test_the_switcher_turns_the_pages_chinese_and_back_without_javascript(site, browser):
+    base, _ = site
     page = browser.new_page(java_script_enabled=False, locale="en-US")
-    page.goto(site + "/auth/register")
+    page.goto(base + "/auth/register")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.get_by_role("button", name="中文").click()
     expect(page.locator("h1")).to_have_text("创建账户")
-    assert page.url == site + "/auth/register"
+    assert page.url == base + "/auth/register"
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     expect(page.get_by_label("用户名")).to_be_visible()
     assert page.get_attribute("fieldset.captcha audio", "src").endswith("?lang=zh")
@@ -49,8 +26,9 @@ def test_the_switcher_turns_the_pages_chinese_and_back_without_javascript(site, 
 
 
 def test_a_browser_set_to_chinese_signs_up_and_gets_a_chinese_mail(site, browser, mailbox):
+    base, _ = site
     page = browser.new_page(locale="zh-CN")  # Chromium sends Accept-Language: zh-CN
-    page.goto(site + "/auth/register")
+    page.goto(base + "/auth/register")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     page.get_by_label("用户名").fill("xiaohong")
     page.get_by_label("邮箱").fill("xiaohong@example.com")

@@ -1,8 +1,7 @@
 """What people see, in Chromium against the Procfile's processes: the live delivery state, contrast, phone width."""
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS
 from tests.services import Process, flask_cli, start_site
 
 pytestmark = pytest.mark.processes
@@ -42,16 +41,6 @@ def stack(app_env, tmp_path):
     finally:
         for process in processes:
             process.stop(timeout=5)
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def sign_up(page, base, name):
