@@ -23,7 +23,7 @@ TOKEN = "eyJ1IjoxLCJwIjoiYWJjZGVmIn0.Zz9Qxw.c2VjcmV0LXNpZ25hdHVyZS1oZXJl"
 
 
 @pytest.fixture
-def web(app_env, tmp_path):
+def limited_web(app_env, tmp_path):
     """release, then the Procfile's web line (gunicorn), with small limits the tests can reach."""
     port = free_port()
     env = {**app_env, "BASE_URL": f"http://127.0.0.1:{port}", "RATELIMIT_LOGIN_PER_ADDRESS": "2 per hour"}
@@ -37,8 +37,8 @@ def web(app_env, tmp_path):
 
 
 @pytest.mark.processes
-def test_x_forwarded_for_does_not_bypass_a_limit_on_gunicorn(web):
-    base, _, _ = web
+def test_x_forwarded_for_does_not_bypass_a_limit_on_gunicorn(limited_web):
+    base, _, _ = limited_web
     statuses = []
     for n in range(4):
         visitor = Visitor(base)  # a new browser each time, and a new invented address
@@ -53,8 +53,8 @@ def test_x_forwarded_for_does_not_bypass_a_limit_on_gunicorn(web):
 
 
 @pytest.mark.processes
-def test_access_log_shows_the_route_not_the_token(web):
-    base, _, process = web
+def test_access_log_shows_the_route_not_the_token(limited_web):
+    base, _, process = limited_web
     visitor = Visitor(base)
     for path in (f"/auth/verify/{TOKEN}", f"/auth/reset/{TOKEN}?from=mail"):
         assert visitor.request(path, headers={"Referer": f"{base}/auth/reset/{TOKEN}"})[0] == 400
@@ -65,9 +65,9 @@ def test_access_log_shows_the_route_not_the_token(web):
 
 
 @pytest.mark.processes
-def test_a_20_mb_body_is_refused_with_413_before_it_is_sent(web):
+def test_a_20_mb_body_is_refused_with_413_before_it_is_sent(limited_web):
     """Only the headers and 64 KB are sent: the answer must come without waiting for the other 20 MB."""
-    _, port, _ = web
+    _, port, _ = limited_web
     answer = answer_before_the_body(port, "/auth/register", "application/x-www-form-urlencoded", 20 * 1024 * 1024)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413") and b"Too much at once" in body
