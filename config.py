@@ -70,8 +70,10 @@ def env_limit(name, default):
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
 LIMIT_DEFAULTS = {
     "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
-    "RATELIMIT_LOGIN_CAPTCHA_AFTER": "5 per 15 minutes",  # failed logins for one account, then the captcha too
-    "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",  # failed logins for one account, then 429 until the window ends
+    # Failed logins for one name typed (a username, or an address as its mailbox), known or not: the captcha
+    # after the first, a 429 until the window ends after the second (a password reset clears both).
+    "RATELIMIT_LOGIN_CAPTCHA_AFTER": "5 per 15 minutes",
+    "RATELIMIT_LOGIN_PER_ACCOUNT": "20 per hour",
     "RATELIMIT_REGISTER_PER_ADDRESS": "10 per hour",
     "RATELIMIT_REGISTER_PER_EMAIL": "5 per hour",
     "RATELIMIT_RESEND_PER_ADDRESS": "10 per hour",
@@ -80,8 +82,13 @@ LIMIT_DEFAULTS = {
     "RATELIMIT_FORGOT_PER_EMAIL": "3 per hour",
     "RATELIMIT_CODE_PER_ADDRESS": "20 per hour",  # 6-digit code guesses
     "RATELIMIT_CODE_PER_EMAIL": "10 per hour",
+    "RATELIMIT_CODE_PER_ACCOUNT": "10 per day",  # wrong codes for one pending account; a resend does not refill it
     "RATELIMIT_CAPTCHA_PER_ADDRESS": "30 per minute",  # /captcha/... pictures (and any future audio)
-    "RATELIMIT_MAIL_PER_RECIPIENT": "5 per hour",  # mails composed for one mailbox, whatever asked for them
+    # Mails composed for one mailbox, whatever asked for them, in three budgets (app/ratelimit.py): what anyone
+    # can ask for, reset links, and security notices. The first two add up to what a stranger can aim at an inbox.
+    "RATELIMIT_MAIL_PER_RECIPIENT": "4 per hour",
+    "RATELIMIT_RESET_MAIL_PER_RECIPIENT": "2 per hour",
+    "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT": "20 per hour",
     "RATELIMIT_ACCOUNT_CHANGES_PER_USER": "10 per hour",  # password, address and deletion forms of one account
     "RATELIMIT_AVATAR_PER_USER": "10 per hour",  # picture uploads (and removals) of one account
 }
@@ -126,6 +133,10 @@ class Config:
         self.RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 3600, minimum=60)
         self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30, minimum=1)
         self.REMEMBER_COOKIE_DURATION = timedelta(days=self.REMEMBER_DAYS)  # Flask-Login's "keep me logged in"
+        # A login without "keep me logged in" ends after this long without a request (app.models.LoginSession).
+        self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 120, minimum=1)
+        # /healthz shows its details (queues, workers, mail) to admins and to "Authorization: Bearer <this>".
+        self.HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
 
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

@@ -1,17 +1,11 @@
 """gunicorn settings read from the working directory: an access log that shows routes, never tokens.
 
-The Procfile's `web:` line keeps every other setting on its command line.
+The Procfile's `web:` line keeps every other setting on its command line. The app's own log lines are
+redacted by the same rule (app/logs.py), installed by the app factory.
 """
-import re
-
 from gunicorn.glogging import Logger
 
-# A run of 20+ URL-safe characters: a mailed token (verify, reset), a captcha id, any future one.
-SECRET = re.compile(r"[A-Za-z0-9_.~-]{20,}")
-
-
-def redact(text):
-    return SECRET.sub("<token>", text) if text else text
+from app.logs import redact
 
 
 class RedactingLogger(Logger):

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app import i18n, ratelimit, security
+from app import i18n, logs, ratelimit, security
 from app.extensions import csrf, db, login_manager, migrate, redis_client
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 
@@ -111,5 +111,6 @@ def register_cli(app):
 
 
 def configure_logging(app):
+    logs.install_redaction()
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

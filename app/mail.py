@@ -14,6 +14,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from app import ratelimit
 from app.auth import tokens
 
 SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
@@ -40,6 +41,7 @@ class Kind:
     subject: str  # lazy: translated when the mail is rendered, in the row's language
     template: str
     context: Callable  # (user, params) -> template context; may raise Cancelled
+    budget: str = ratelimit.ANYONE  # which of the mailbox's budgets it spends (app/ratelimit.py)
 
 
 def absolute_url(endpoint, **values):
@@ -99,14 +101,16 @@ def account_deleted_context(user, params):
 
 KINDS = {
     "verify": Kind(_l("Confirm your email address"), "verify", verify_context),
-    "reset": Kind(_l("Reset your password"), "reset", reset_context),
+    "reset": Kind(_l("Reset your password"), "reset", reset_context, ratelimit.RESETS),
     "already_registered": Kind(_l("Someone tried to sign up with your address"), "already_registered",
                                already_registered_context),
-    "password_changed": Kind(_l("Your password was changed"), "password_changed", password_changed_context),
+    "password_changed": Kind(_l("Your password was changed"), "password_changed", password_changed_context,
+                             ratelimit.NOTICES),
     "email_change": Kind(_l("Confirm your new email address"), "email_change", email_change_context),
-    "email_changed": Kind(_l("Your email address was changed"), "email_changed", notice_context),
+    "email_changed": Kind(_l("Your email address was changed"), "email_changed", notice_context, ratelimit.NOTICES),
     "email_in_use": Kind(_l("Someone tried to use your address"), "email_in_use", already_registered_context),
-    "account_deleted": Kind(_l("Your account is deleted"), "account_deleted", account_deleted_context),
+    "account_deleted": Kind(_l("Your account is deleted"), "account_deleted", account_deleted_context,
+                            ratelimit.NOTICES),
 }
 
 

@@ -1,10 +1,12 @@
 """Database models: users, the mail outbox, the event log and the daily statistics it feeds."""
+import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 
 from app.extensions import db, login_manager
 
@@ -16,6 +18,17 @@ def utcnow():
 
 def new_session_token():
     return secrets.token_urlsafe(32)
+
+
+def session_hash(value):
+    """What a cookie's secret is stored or sent as: HMAC-SHA256 under a key derived from SECRET_KEY.
+
+    The cookies carry `session_hash(User.session_token)` and a login's own secret, while the database
+    keeps the token and `session_hash(secret)`: a stolen database or backup logs no one in, even with
+    the cookie format known, without SECRET_KEY.
+    """
+    key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"session cookies", hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 class User(UserMixin, db.Model):
@@ -36,8 +49,10 @@ class User(UserMixin, db.Model):
     # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
     # a new value makes every cookie issued for the account worthless (app/sessions.py).
     session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
-    # The LoginSession being served, set by load_user or at login: not a column, one per request.
+    # The LoginSession being served (its stored id and the cookie's secret for it), set by load_user or at
+    # login: not columns, one per request.
     login_id = None
+    login_secret = None
     login_remembered = False
 
     __table_args__ = (
@@ -52,10 +67,10 @@ class User(UserMixin, db.Model):
         return self.verified_at is not None
 
     def get_id(self):
-        """What both cookies carry: the account's token and this login's id, never the row id."""
-        if self.login_id is None:
+        """What both cookies carry: the account's token and this login's secret, both as no row holds them."""
+        if self.login_secret is None:
             raise RuntimeError("no login is being served: app.sessions opens one before login_user()")
-        return f"{self.session_token}.{self.login_id}"
+        return f"{session_hash(self.session_token)}.{self.login_secret}"
 
     def __repr__(self):
         return f"<User {self.id} {self.username}>"
@@ -64,42 +79,56 @@ class User(UserMixin, db.Model):
 class LoginSession(db.Model):
     """One login on one browser; logging out deletes its row, and with it every copy of that browser's cookies.
 
-    A row lives at most REMEMBER_DAYS, the longest a remember cookie lasts: load_user ignores older ones
-    and the cleanup job deletes them.
+    The id is session_hash() of the secret the cookies carry. A row lives at most REMEMBER_DAYS, the
+    longest a remember cookie lasts, and one without "keep me logged in" SESSION_IDLE_MINUTES after its
+    last request: load_user ignores older ones and the cleanup job deletes them.
     """
 
     __tablename__ = "login_session"
+    SEEN_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 
-    id = db.Column(db.String(64), primary_key=True, default=new_session_token)
+    id = db.Column(db.String(64), primary_key=True)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     remember = db.Column(db.Boolean, nullable=False, default=False)
+    last_seen_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     @staticmethod
     def oldest_live():
         """Rows created before this have outlived every remember cookie issued with them."""
         return utcnow() - timedelta(days=current_app.config["REMEMBER_DAYS"])
 
+    @staticmethod
+    def idle_since():
+        """A login without "keep me logged in" last seen before this has ended."""
+        return utcnow() - timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+    @classmethod
+    def live(cls):
+        return and_(cls.created_at >= cls.oldest_live(), or_(cls.remember, cls.last_seen_at >= cls.idle_since()))
+
 
 @login_manager.user_loader
 def load_user(cookie_id):
-    """The account named by "<session token>.<login id>", if both are current: one join per request.
+    """The account named by "<token hash>.<login secret>", if both are current: one join per request.
 
     A rotated token (log out other sessions, a new password or address), a deleted login (logged out,
-    expired) or a disabled account names no one.
+    expired, idle) or a disabled account names no one.
     """
-    token, _, login_id = (cookie_id or "").partition(".")
-    if not token or not login_id or len(cookie_id) > 129:
+    token, _, secret = (cookie_id or "").partition(".")
+    if not token or not secret or len(cookie_id) > 129:
         return None
     found = db.session.execute(
         db.select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
-        .where(User.session_token == token, LoginSession.id == login_id, User.disabled_at.is_(None),
-               LoginSession.created_at >= LoginSession.oldest_live())
+        .where(LoginSession.id == session_hash(secret), User.disabled_at.is_(None), LoginSession.live())
     ).first()
-    if found is None:
+    if found is None or not hmac.compare_digest(token, session_hash(found.User.session_token)):
         return None
     user, login = found
-    user.login_id, user.login_remembered = login.id, login.remember
+    if utcnow() - login.last_seen_at >= LoginSession.SEEN_EVERY:
+        login.last_seen_at = utcnow()
+        db.session.commit()
+    user.login_id, user.login_secret, user.login_remembered = login.id, secret, login.remember
     return user
 
 
@@ -112,7 +141,8 @@ class OutboxMail(db.Model):
 
     __tablename__ = "outbox_mail"
     PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-    DROPPED = "dropped"  # over RATELIMIT_MAIL_PER_RECIPIENT: never sent unless an operator retries it
+    DROPPED = "dropped"  # over its mailbox's budget: never sent unless an operator retries it
+    HELD = "held"  # a security notice over RATELIMIT_NOTICE_MAIL_PER_RECIPIENT: shown to operators until retried
     CANCELLED = "cancelled"  # nothing left to send by the time it was due (account gone, already verified)
 
     id = db.Column(db.Integer, primary_key=True)

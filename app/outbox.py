@@ -40,8 +40,10 @@ def compose(kind, recipient, user=None, language=None, **params):
     The mail is written in `language`, by default the account's chosen one, else the page's (app/i18n.py):
     the row keeps it, so a worker sending later still knows.
 
-    A mailbox gets at most RATELIMIT_MAIL_PER_RECIPIENT mails whatever asked for them: one over it is kept
-    as a dropped row, which no sender claims (`flask mail retry ID` sends it), so callers need not care.
+    Each mail spends one of its mailbox's budgets, whatever asked for it (app/ratelimit.py): what anyone
+    can ask for, resets, and the security notices only the account's holder can cause, so that strangers
+    can silence neither of the last two. One over its budget is kept, never claimed by a sender (`flask
+    mail retry ID` sends it): `dropped`, or `held` for a notice, which the operator's pages show.
 
     `params` must be JSON and hold no credential: whatever needs a token or code is minted at send time
     by the kind's context in app/mail.py, which must know the kind (checked here, in the request).
@@ -52,8 +54,10 @@ def compose(kind, recipient, user=None, language=None, **params):
         raise ValueError(f"unknown mail kind {kind!r}; add it to app.mail.KINDS")
     row = OutboxMail(kind=kind, user=user, recipient=recipient, language=language or i18n.language_for(user),
                      params=params)
-    if not ratelimit.mail_allowed(recipient):  # every mail passes here, so no request can flood a mailbox
-        row.status, row.last_error = OutboxMail.DROPPED, "not sent: RATELIMIT_MAIL_PER_RECIPIENT reached"
+    budget = KINDS[kind].budget
+    if not ratelimit.mail_allowed(recipient, budget):  # every mail passes here, so no request can flood a mailbox
+        row.status = OutboxMail.HELD if budget == ratelimit.NOTICES else OutboxMail.DROPPED
+        row.last_error = f"not sent: {budget} reached"
     db.session.add(row)
     return row
 
@@ -287,7 +291,7 @@ def purge(days):
     """Delete rows sent, cancelled or dropped more than `days` ago (the caller commits); they only name a recipient."""
     return db.session.execute(
         delete(OutboxMail)
-        .where(OutboxMail.status.in_([OutboxMail.SENT, OutboxMail.CANCELLED, OutboxMail.DROPPED]),
+        .where(OutboxMail.status.in_([OutboxMail.SENT, OutboxMail.CANCELLED, OutboxMail.DROPPED, OutboxMail.HELD]),
                OutboxMail.updated_at < utcnow() - timedelta(days=days))
         .execution_options(synchronize_session=False)
     ).rowcount

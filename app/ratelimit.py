@@ -8,8 +8,12 @@ unknown name is counted exactly like a known one. With Redis down, Flask-Limiter
 process's memory; a budget read that fails anyway allows, since the captcha itself fails closed.
 """
 import hashlib
+import ipaddress
 import logging
 import time
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
 
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
@@ -27,17 +31,42 @@ LOCKED = _l("Too many failed attempts for this account. If it is yours, you can 
 
 
 def client_address():
-    """The peer address, or the one ProxyFix took from TRUSTED_PROXIES' X-Forwarded-For."""
-    return request.remote_addr or "unknown"
+    """The client's network: the peer address (or ProxyFix's, behind TRUSTED_PROXIES), an IPv6 one as its /64.
+
+    One IPv6 subscriber gets a whole /64 (2^64 addresses): keyed on the address, each would have a budget.
+    """
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
-def mailbox_key(address):
-    """One key per inbox: case, +tags and Gmail's dots make other spellings of the same mailbox."""
-    local, _, domain = (address or "").strip().lower().rpartition("@")
+def mailbox(address):
+    """The one spelling of an inbox that every limit and the mail cap key on.
+
+    email-validator's normalisation (UTS-46 domain, so full-width letters and 。 become ASCII; NFC local
+    part), lower-cased, +tag removed, and Gmail's dots, which Gmail ignores, removed.
+    """
+    address = (address or "").strip()
+    try:
+        address = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        pass  # the form refuses it anyway; still one key per spelling
+    local, _, domain = unicodedata.normalize("NFC", address).lower().rpartition("@")
     local = local.partition("+")[0]
     if domain in ("gmail.com", "googlemail.com"):
         local, domain = local.replace(".", ""), "gmail.com"
-    return _digest(f"{local}@{domain}")
+    return f"{local}@{domain}"
+
+
+def mailbox_key(address):
+    return _digest(mailbox(address))
 
 
 def _digest(name):
@@ -123,9 +152,15 @@ def _spend(config_key, *identifiers, test_only=False):
         return True
 
 
-def login_subject(login, user):
-    """The failed-login counter's key: the account when the name is one (username and email share it)."""
-    return f"user:{user.id}" if user is not None else f"name:{_digest(login.strip().lower())}"
+def login_subject(login):
+    """The failed-login counter's key: the name as typed, an address as its mailbox, known or not.
+
+    Never the account: a counter that a username and its address shared told whoever failed five times
+    on one whether an address was the other's (the captcha came at once). So an account's two names
+    count apart, each exactly like a name that is no one's.
+    """
+    login = login.strip()
+    return f"login:{mailbox_key(login)}" if "@" in login else f"login:{_digest(login.lower())}"
 
 
 def login_needs_captcha(subject):
@@ -155,15 +190,31 @@ def clear_failed_logins(user):
     if not limiter.enabled:
         return
     for config_key in ("RATELIMIT_LOGIN_CAPTCHA_AFTER", "RATELIMIT_LOGIN_PER_ACCOUNT"):
-        try:
-            limiter.limiter.clear(parse(current_app.config[config_key]), config_key, login_subject("", user))
-        except Exception as exc:
-            log.warning("could not clear the failed logins of user %s: %s", user.id, exc)
+        for name in (user.username, user.email):
+            try:
+                limiter.limiter.clear(parse(current_app.config[config_key]), config_key, login_subject(name))
+            except Exception as exc:
+                log.warning("could not clear the failed logins of user %s: %s", user.id, exc)
 
 
-def mail_allowed(recipient):
-    """Spend one of the mailbox's mails; False once RATELIMIT_MAIL_PER_RECIPIENT is used up."""
-    allowed = _spend("RATELIMIT_MAIL_PER_RECIPIENT", mailbox_key(recipient))
+def code_budget_left(user):
+    """Wrong 6-digit codes have a daily budget per account: a resend gives a new code, never new tries."""
+    return _spend("RATELIMIT_CODE_PER_ACCOUNT", f"user:{user.id}", test_only=True)
+
+
+def code_failed(user):
+    _spend("RATELIMIT_CODE_PER_ACCOUNT", f"user:{user.id}")
+
+
+# A mailbox's budgets, by who can make us send (each mail kind names one in app/mail.py):
+ANYONE = "RATELIMIT_MAIL_PER_RECIPIENT"  # anyone typing the address: sign-up, resend, address change links
+RESETS = "RATELIMIT_RESET_MAIL_PER_RECIPIENT"  # reset links: a stranger's land with the owner and work for them
+NOTICES = "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT"  # "your password was changed": only the account's holder causes them
+
+
+def mail_allowed(recipient, budget=ANYONE):
+    """Spend one of the mailbox's mails from `budget`; False once it is used up."""
+    allowed = _spend(budget, mailbox_key(recipient))
     if not allowed:
-        log.info("mail to a recipient dropped: RATELIMIT_MAIL_PER_RECIPIENT reached")
+        log.warning("mail to a recipient held back: %s reached", budget)
     return allowed

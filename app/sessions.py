@@ -1,7 +1,7 @@
 """Sessions that end: every cookie names the account's session token and one login row, both must be current.
 
-The session cookie and the remember cookie both carry `User.get_id()`, "<session token>.<login id>",
-never the row id. Logging out deletes this browser's login row only, so a copy of its cookies opens
+The session cookie and the remember cookie both carry `User.get_id()`, "<token hash>.<login secret>",
+never the row id, and the database holds neither (app.models.session_hash). Logging out deletes this browser's login row only, so a copy of its cookies opens
 nothing afterwards while other devices stay logged in. "Log out other sessions", a new password or
 address and a password reset replace the token (as Flask-Security's fs_uniquifier) and delete every
 login row; deleting the account deletes its rows with it (ON DELETE CASCADE).
@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, func, select
 
 from app.extensions import db
-from app.models import LoginSession, new_session_token
+from app.models import LoginSession, new_session_token, session_hash
 
 
 def start(user, remember):
@@ -22,10 +22,11 @@ def start(user, remember):
 
 def open_login(user, remember):
     """A new login row for this browser, committed before login_user() writes its id into the cookies."""
-    login = LoginSession(user_id=user.id, remember=remember)
+    secret = new_session_token()
+    login = LoginSession(id=session_hash(secret), user_id=user.id, remember=remember)
     db.session.add(login)
     db.session.commit()
-    user.login_id, user.login_remembered = login.id, remember
+    user.login_id, user.login_secret, user.login_remembered = login.id, secret, remember
     login_user(user, remember=remember)
 
 
@@ -46,7 +47,7 @@ def others(user):
     return db.session.scalar(
         select(func.count()).select_from(LoginSession)
         .where(LoginSession.user_id == user.id, LoginSession.id != user.login_id,
-               LoginSession.created_at >= LoginSession.oldest_live()))
+               LoginSession.live()))
 
 
 def log_out(user):

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import delete, not_
 
 from app import outbox
 from app.extensions import db
@@ -31,7 +31,7 @@ def run():
     mail = outbox.purge(config["OUTBOX_RETENTION_DAYS"])
     logins = db.session.execute(
         delete(LoginSession)
-        .where(LoginSession.created_at < LoginSession.oldest_live())
+        .where(not_(LoginSession.live()))
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()

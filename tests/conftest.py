@@ -15,12 +15,13 @@ from app.queues import QUEUES
 from devtools.mailsink import serve
 from jobs.worker import AppSimpleWorker
 from tests import services
+from tests.helpers import HEALTHZ_TOKEN
 from tests.services import RedisServer, free_port, start_site
 
 CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
                 "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "BASE_URL", "BACKUP_DIR",
                 "TIMEZONE", "CAPTCHA_TEST_MODE", "MAIL_RETRY_INTERVALS", "OUTBOX_SWEEP_SECONDS", "RATELIMIT_ENABLED",
-                "TRUSTED_PROXIES")
+                "TRUSTED_PROXIES", "HEALTHZ_TOKEN")
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +85,7 @@ def app_env(tmp_path, redis_server, mailbox, new_database):
         "BASE_URL": "http://localhost:5000",
         "BACKUP_DIR": str(tmp_path / "backups"),
         "CAPTCHA_TEST_MODE": "true",
+        "HEALTHZ_TOKEN": HEALTHZ_TOKEN,
     }
 
 

@@ -17,6 +17,8 @@ from app.models import Event, OutboxMail, User
 from app.outbox import compose
 
 PASSWORD = "correct horse battery"
+HEALTHZ_TOKEN = "test-healthz-token"
+HEALTHZ = {"Authorization": f"Bearer {HEALTHZ_TOKEN}"}  # /healthz's details (the public sees ok / not ok)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's; elsewhere point CHROMIUM at a Chromium or Chrome
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -171,3 +173,43 @@ def answer_before_the_body(port, path, content_type, length, sent=65536):
                 break
             answer += chunk
     return answer
+
+
+# Over HTTP against the Procfile's processes.
+
+def mail_to(mailbox, address, subject):
+    """Wait for the mail with this subject to this address; return its text."""
+    def found(messages):
+        return [m for m in messages if m.recipients == [address] and m.subject == subject]
+    mailbox.wait_for(found, timeout=30)
+    return found(mailbox.messages)[-1].text
+
+
+def path_in(base, text, prefix):
+    return re.search(re.escape(base) + r"(" + re.escape(prefix) + r"\S+)", text).group(1)
+
+
+def visitor_copy(visitor):
+    """Someone holding copies of every cookie the visitor has now, session and remember cookie alike."""
+    thief = Visitor(visitor.base)
+    for cookie in visitor.cookies:
+        thief.cookies.set_cookie(cookie)
+    assert {c.name for c in thief.cookies} >= {"session", "remember_token"}
+    return thief
+
+
+def visitor_opens_account(visitor):
+    return visitor.request("/account")[0] == 200
+
+
+def visitor_logged_in(base, login, password):
+    visitor = Visitor(base)
+    status, headers, _ = visitor.submit("/auth/login", login=login, password=password, remember="y")
+    assert status == 303 and headers["Location"].endswith("/account"), status
+    return visitor
+
+
+def confirm_over_http(visitor, path):
+    status, _, page = visitor.request(path)
+    assert status == 200, status
+    return visitor.request(path, hidden_inputs(page))

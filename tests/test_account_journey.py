@@ -1,51 +1,15 @@
 """One person's account over HTTP against the Procfile's web and worker: sessions end, mail arrives."""
-import re
-
 import pytest
 
-from tests.helpers import Visitor, hidden_inputs
+from tests.helpers import Visitor, hidden_inputs, mail_to, path_in
+from tests.helpers import confirm_over_http as confirm
+from tests.helpers import visitor_copy as copy_of
+from tests.helpers import visitor_logged_in as logged_in
+from tests.helpers import visitor_opens_account as opens_account
 
 pytestmark = pytest.mark.processes
 
 PASSWORD, NEW_PASSWORD = "journey passphrase 42", "another journey phrase 7"
-
-
-def mail_to(mailbox, address, subject):
-    """Wait for the mail with this subject to this address; return its text."""
-    def found(messages):
-        return [m for m in messages if m.recipients == [address] and m.subject == subject]
-    mailbox.wait_for(found, timeout=30)
-    return found(mailbox.messages)[-1].text
-
-
-def path_in(base, text, prefix):
-    return re.search(re.escape(base) + r"(" + re.escape(prefix) + r"\S+)", text).group(1)
-
-
-def copy_of(visitor):
-    """Someone holding copies of every cookie the visitor has now, session and remember cookie alike."""
-    thief = Visitor(visitor.base)
-    for cookie in visitor.cookies:
-        thief.cookies.set_cookie(cookie)
-    assert {c.name for c in thief.cookies} >= {"session", "remember_token"}
-    return thief
-
-
-def opens_account(visitor):
-    return visitor.request("/account")[0] == 200
-
-
-def logged_in(base, login, password):
-    visitor = Visitor(base)
-    status, headers, _ = visitor.submit("/auth/login", login=login, password=password, remember="y")
-    assert status == 303 and headers["Location"].endswith("/account"), status
-    return visitor
-
-
-def confirm(visitor, path):
-    status, _, page = visitor.request(path)
-    assert status == 200, status
-    return visitor.request(path, hidden_inputs(page))
 
 
 def test_account_lifecycle_against_the_procfile_processes(site, mailbox):

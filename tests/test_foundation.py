@@ -4,6 +4,7 @@ import pytest
 import config
 from app import create_app
 from tests import services
+from tests.helpers import HEALTHZ
 from tests.services import Process, flask_cli, free_port, port_open, wait_until
 
 
@@ -62,7 +63,7 @@ def test_home_page_links_to_register_and_login(client):
 
 
 def test_healthz_reports_database_redis_and_workers(client):
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=HEALTHZ)
     assert response.status_code == 200
     body = response.get_json()
     assert body["database"] == "ok" and body["redis"] == "ok"
@@ -73,7 +74,7 @@ def test_healthz_answers_503_when_redis_is_down(make_app, monkeypatch):
     app = make_app()
     app.extensions["redis"] = app.extensions["redis"].from_url(f"redis://127.0.0.1:{free_port()}/0",
                                                                socket_connect_timeout=0.5)
-    response = app.test_client().get("/healthz")
+    response = app.test_client().get("/healthz", headers=HEALTHZ)
     assert response.status_code == 503
     assert response.get_json()["redis"].startswith("error")
 
@@ -99,7 +100,8 @@ def test_procfile_processes_run_with_only_the_contract_environment(app_env, tmp_
         import urllib.request
 
         def one_worker_alive():
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers=HEALTHZ)
+            with urllib.request.urlopen(request, timeout=5) as response:
                 body = json.load(response)
             return body["workers"] >= 1 and body
 

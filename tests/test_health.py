@@ -8,12 +8,12 @@ from app.extensions import db, get_redis
 from app.main.health import SCHEDULER_HEARTBEAT_KEY
 from app.models import OutboxMail, utcnow
 from jobs import mail, smtp
-from tests.helpers import new_mail
+from tests.helpers import HEALTHZ, new_mail
 from tests.services import Process, wait_until
 
 
 def test_healthy_but_idle_stack_lists_what_is_missing(client):
-    response = client.get("/healthz")
+    response = client.get("/healthz", headers=HEALTHZ)
     assert response.status_code == 200
     body = response.get_json()
     assert body["ok"] is True and body["mail_overdue"] == 0 and body["mail_failed_last_day"] == 0
@@ -25,7 +25,7 @@ def test_healthy_but_idle_stack_lists_what_is_missing(client):
 def test_scheduler_heartbeat_age_is_reported(app, client):
     with app.app_context():
         get_redis().set(SCHEDULER_HEARTBEAT_KEY, str(time.time() - 12), ex=60)
-    body = client.get("/healthz").get_json()
+    body = client.get("/healthz", headers=HEALTHZ).get_json()
     assert 11 <= body["scheduler_heartbeat_age_seconds"] <= 20
     assert not any("scheduler" in w for w in body["warnings"])
 
@@ -39,7 +39,7 @@ def test_overdue_and_failed_mail_are_counted(app, client, mailbox):
         db.session.execute(OutboxMail.__table__.update().where(OutboxMail.id == stuck).values(
             next_attempt_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
-    body = client.get("/healthz").get_json()
+    body = client.get("/healthz", headers=HEALTHZ).get_json()
     assert (body["mail_overdue"], body["mail_failed_last_day"]) == (1, 1)
     assert "1 mail(s) overdue" in body["warnings"] and "1 mail(s) failed in the last day" in body["warnings"]
 
@@ -48,7 +48,7 @@ def test_overdue_and_failed_mail_are_counted(app, client, mailbox):
 def test_healthz_counts_the_procfile_worker_and_queued_jobs(app_env, app, client, tmp_path):
     worker = Process("worker", app_env, str(tmp_path)).start()
     try:
-        body = wait_until(lambda: (b := client.get("/healthz").get_json())["workers"] >= 1 and b, timeout=30,
+        body = wait_until(lambda: (b := client.get("/healthz", headers=HEALTHZ).get_json())["workers"] >= 1 and b, timeout=30,
                           message="worker registered")
         assert body["queues"] == {"mail": 0, "default": 0, "avatars": 0, "maintenance": 0}
         assert not any("no worker" in w for w in body["warnings"])

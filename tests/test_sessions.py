@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import LoginSession, User, utcnow
+from app.models import LoginSession, User, session_hash, utcnow
 from jobs import cleanup
 from tests.helpers import (
     PASSWORD,
@@ -41,16 +41,25 @@ def log_out(client):
     assert client.post("/auth/logout", data=hidden_inputs(page)).status_code == 303
 
 
-def test_cookies_name_the_session_token_and_the_login_not_the_user_id(app, client, mailbox, run_jobs):
+def test_cookies_carry_secrets_the_database_keeps_only_keyed_hashes_of(app, client, mailbox, run_jobs):
+    """A stolen database or backup holds neither part of a cookie, even with the cookie format known."""
     register_verified(client, run_jobs, mailbox)
-    login(client)
+    login(client, remember=True)
     with client.session_transaction() as session:
-        user_id = session["_user_id"]
+        cookie_id = session["_user_id"]
+    token_part, _, secret = cookie_id.partition(".")
+    assert client.get_cookie("remember_token").value.startswith(cookie_id)
     with app.app_context():
         user = db.session.scalar(db.select(User))
         [login_id] = db.session.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id)).all()
-        assert user_id == f"{user.session_token}.{login_id}" and user_id != str(user.id)
-        assert len(user.session_token) >= 40 and len(login_id) >= 40
+        assert len(token_part) >= 40 and len(secret) >= 40 and str(user.id) not in (token_part, secret)
+        assert token_part != user.session_token
+        assert login_id != secret
+        assert token_part == session_hash(user.session_token)  # derivable only with SECRET_KEY
+        assert login_id == session_hash(secret)
+    with open(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), "rb") as f:
+        stored = f.read() if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else b""
+    assert token_part.encode() not in stored and secret.encode() not in stored
 
 
 def test_login_starts_a_fresh_session_with_a_new_csrf_token(app, client, mailbox, run_jobs):
@@ -114,9 +123,9 @@ def test_a_login_older_than_remember_days_opens_nothing_and_the_cleanup_job_dele
 
 
 def login_id_of(client):
-    """The login a client's session cookie names, after the account's token and a dot."""
+    """The stored id of the login a client's session cookie names (after the token's hash and a dot)."""
     with client.session_transaction() as session:
-        return session["_user_id"].partition(".")[2]
+        return session_hash(session["_user_id"].partition(".")[2])
 
 
 def age_login(login_id, age):

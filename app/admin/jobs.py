@@ -93,7 +93,7 @@ def mail():
     """Rows not sent yet or given up on; a pending row with attempts behind it is retrying."""
     rows = db.session.scalars(
         select(OutboxMail).where(OutboxMail.status.in_([OutboxMail.PENDING, OutboxMail.SENDING, OutboxMail.FAILED,
-                                                        OutboxMail.DROPPED]))
+                                                        OutboxMail.DROPPED, OutboxMail.HELD]))
         .order_by(OutboxMail.id.desc()).limit(500)).all()
     return render_template("admin/mail.html", rows=rows)
 

@@ -19,41 +19,42 @@ def find_by_login(login):
 
 
 def register(username, email, password):
-    """Same outcome seen from outside whether the address is new, unverified or taken: one mail, one redirect.
+    """Same outcome seen from outside whether the address is new, waiting or taken: one mail, one redirect.
 
-    A new address gets an account and a verification mail. An unverified one is taken over by the newest
-    registration (new username and password, fresh link and code; older links stop working), so whoever
-    holds the mailbox decides which registration becomes the account. A verified one gets a
-    "someone tried to sign up" mail and nothing else changes. Each path hashes one password.
+    A new address gets an account and a verification mail. One waiting for confirmation keeps its first
+    username and password (a second sign-up must not choose the password of an account it cannot
+    confirm) and gets a fresh mail, which says so when the second sign-up typed another password: the
+    owner confirms, then resets a forgotten password. A verified one gets a "someone tried to sign up"
+    mail and nothing else changes. Each path costs one password hash.
     Returns the outbox row of that one mail (the "check your inbox" page shows its state).
     """
     user = find_by_email(email)
     if user is not None and user.is_verified:
         passwords.burn_time(password)
         row = outbox.compose("already_registered", user.email, user=user)
+    elif user is not None:
+        row = verification_mail(user, again=not passwords.verify_password(user.password_hash, password))
     else:
-        if user is None:
-            user = User(email=email)
-            db.session.add(user)
-            Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
-        user.username, user.password_hash = username, passwords.hash_password(password)
-        user.language = i18n.chosen_language()  # a switcher choice made before signing up; None: Accept-Language
+        user = User(email=email, username=username, password_hash=passwords.hash_password(password),
+                    language=i18n.chosen_language())  # a switcher choice made before; None: Accept-Language
+        db.session.add(user)
+        Event.record(Event.REGISTERED, user=user)  # once per account, so the statistics count people
         row = verification_mail(user)
     db.session.commit()
     outbox.wake()
     return row
 
 
-def verification_mail(user):
+def verification_mail(user, **params):
     """A new code (older ones stop working); the worker mints the link and renders the code when it sends."""
     tokens.issue_code(user)
-    return outbox.compose("verify", user.email, user=user)
+    return outbox.compose("verify", user.email, user=user, **params)
 
 
 def resend(email):
     """A fresh verification mail for an unverified account (its row); nothing for any other address (None)."""
     user = find_by_email(email)
-    if user is None or user.is_verified:
+    if user is None or user.is_verified or user.disabled_at is not None:
         return None
     row = verification_mail(user)
     db.session.commit()
@@ -63,7 +64,7 @@ def resend(email):
 
 def forgot(email):
     user = find_by_email(email)
-    if user is None:
+    if user is None or user.disabled_at is not None:
         return
     outbox.compose("reset", user.email, user=user)
     db.session.commit()
@@ -86,9 +87,10 @@ def verify(user):
 def verify_code(email, code):
     """The account when the code is right; a wrong code spends one of the code's attempts."""
     user = find_by_email(email)
-    if user is None or user.is_verified:
+    if user is None or user.is_verified or user.disabled_at is not None or not ratelimit.code_budget_left(user):
         return None
     if not tokens.check_code(user, code):
+        ratelimit.code_failed(user)
         db.session.commit()
         return None
     verify(user)
@@ -137,7 +139,7 @@ def authenticate(login, password):
             user.password_hash = passwords.hash_password(password)
         user.last_login_at = utcnow()
     if reason in ("unknown", "password"):
-        ratelimit.login_failed(ratelimit.login_subject(login, user))
+        ratelimit.login_failed(ratelimit.login_subject(login))
     Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
                  user=user if reason in (None, "password", "unverified", "disabled") else None, detail=reason)
     db.session.commit()

@@ -2,10 +2,11 @@
 
 Sign-up and resend put a random ticket in the session; Redis maps it to the outbox row of the mail just
 composed. The state endpoint answers only for the ticket of the asking session, so nobody can probe an
-address or read another visitor's mail. A resend for an address with no account waiting composes no mail;
-it still gets a ticket (a stand-in for no row) that reads as a mail that left, and it spends the mailbox's
-budget as a real mail would, so "dropped" comes at the same count: the page never tells an address with
-an account waiting from one without.
+address or read another visitor's mail. A resend for an address with no account waiting composes no mail
+and spends nothing; it still gets a ticket (a stand-in for no row) that reads as a mail that left. A mail
+held back by its mailbox's budget reads "not sent" only to the signed-in owner of its account: to anyone
+else it reads as sent, so the page never tells an address with an account from one without, and no one
+learns that a stranger has been spending an inbox's budget.
 """
 import json
 import logging
@@ -14,9 +15,9 @@ import time
 
 from flask import session
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from redis.exceptions import RedisError
 
-from app import ratelimit
 from app.extensions import db, get_redis
 from app.models import OutboxMail
 
@@ -45,9 +46,9 @@ def track(row):
     _issue({"row": row.id, "at": time.time()})
 
 
-def track_nothing(email):
-    """A ticket for a resend that composed no mail: it spends the mailbox's budget like a real one."""
-    _issue({"row": None, "at": time.time(), "dropped": not ratelimit.mail_allowed(email)})
+def track_nothing():
+    """A ticket for a resend that composed no mail: it reads like one that left, and spends nothing."""
+    _issue({"row": None, "at": time.time()})
 
 
 def _issue(record):
@@ -75,20 +76,26 @@ def current(ticket=None):
     record = json.loads(raw)
     age = time.time() - record["at"]
     if record["row"] is None:
-        state = "dropped" if record.get("dropped") else "queued" if age < STAND_IN_SECONDS else "sent"
+        state = "queued" if age < STAND_IN_SECONDS else "sent"
     else:
         row = db.session.get(OutboxMail, record["row"])
         if row is None:  # purged long after it was sent
             return None
         state = state_of(row)
+        if state == "dropped" and not owned_by_visitor(row):
+            state = "queued" if age < STAND_IN_SECONDS else "sent"
     label, message = LABELS[state]
     resend = state == "failed" or (age >= RESEND_AFTER_SECONDS and state not in ("dropped", "cancelled"))
     return {"state": state, "label": str(label), "message": str(message), "resend": resend,
             "final": state in SETTLED and (resend or state in ("dropped", "cancelled"))}
 
 
+def owned_by_visitor(row):
+    return current_user.is_authenticated and row.user_id == current_user.id
+
+
 def state_of(row):
     if row.status == OutboxMail.PENDING:
         return "retrying" if row.attempts else "queued"
     return {OutboxMail.SENDING: "sending", OutboxMail.SENT: "sent", OutboxMail.FAILED: "failed",
-            OutboxMail.DROPPED: "dropped", OutboxMail.CANCELLED: "cancelled"}[row.status]
+            OutboxMail.DROPPED: "dropped", OutboxMail.HELD: "dropped", OutboxMail.CANCELLED: "cancelled"}[row.status]

@@ -26,15 +26,16 @@ def _state(user, purpose):
     """What the action changes: verifying sets verified_at, a reset replaces the password hash.
 
     Hashed, so the token (base64, readable by anyone) carries neither the address nor the hash itself.
-    Verify also binds the password hash, so registering again (new password) retires older links.
-    A change of address binds the current address and password: using one link retires the others.
+    Verify also binds the address and password hash. A change of address binds the current address and
+    password: using one link retires the others. A reset binds the address and the session token too, so
+    a link mailed before the address moved, or before "log out other sessions", opens nothing.
     """
     if purpose == EMAIL:
         material = f"{user.email.lower()}|{user.password_hash}"
     elif purpose == VERIFY:
         material = f"{user.email.lower()}|{user.verified_at}|{user.password_hash}"
     else:
-        material = user.password_hash
+        material = f"{user.email.lower()}|{user.password_hash}|{user.session_token}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -43,15 +44,21 @@ def make_token(user, purpose):
 
 
 def load_token(token, purpose):
-    """The user the token is for, or None when it is expired, tampered with or already used."""
+    """The user the token is for, or None when it is expired, tampered with, already used or disabled."""
     try:
         user_id, state = _serializer(purpose).loads(token, max_age=_max_age(purpose))
         user = db.session.get(User, int(user_id))
     except (BadSignature, TypeError, ValueError):
         return None
-    if user is None or not hmac.compare_digest(str(state), _state(user, purpose)):
+    if not _current(user, state, purpose):
         return None
     return user
+
+
+def _current(user, state, purpose):
+    """The account exists, is not disabled, and is still in the state the link was minted for."""
+    return (user is not None and user.disabled_at is None
+            and hmac.compare_digest(str(state), _state(user, purpose)))
 
 
 def make_email_token(user, new_email):
@@ -71,7 +78,7 @@ def load_email_token(token):
         user = db.session.get(User, int(user_id))
     except (BadSignature, TypeError, ValueError):
         return None, None
-    if user is None or not hmac.compare_digest(str(state), _state(user, EMAIL)):
+    if not _current(user, state, EMAIL):
         return None, None
     return user, str(new_email)
 

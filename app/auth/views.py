@@ -138,7 +138,7 @@ def resend():
         if row is not None:
             delivery.track(row)
         else:
-            delivery.track_nothing(form.email.data)
+            delivery.track_nothing()
         session["pending_email"] = form.email.data
         flash(_("If this address has an account waiting for confirmation, a new mail is on its way."), "info")
         return see_other("auth.check_email")
@@ -159,7 +159,7 @@ def local_path(target):
 def login():
     """After a few failed logins for an account, its form asks for the captcha too, instead of a lockout."""
     name = request.form.get("login", "") if request.method == "POST" else ""
-    subject = ratelimit.login_subject(name, accounts.find_by_login(name)) if name.strip() else None
+    subject = ratelimit.login_subject(name) if name.strip() else None
     if subject:
         ratelimit.refuse_locked_login(subject)  # 429 with Retry-After only after many failures
     form = (CaptchaLoginForm if subject and ratelimit.login_needs_captcha(subject) else LoginForm)()

@@ -55,10 +55,12 @@ def check_outbox():
             claimable(current_app.config["OUTBOX_SWEEP_SECONDS"])))
         failed = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
             OutboxMail.status == OutboxMail.FAILED, OutboxMail.updated_at >= day_ago))
+        held = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
+            OutboxMail.status == OutboxMail.HELD))
     except SQLAlchemyError as exc:
         db.session.rollback()
         return {"outbox": f"error: {type(exc).__name__}"}
-    return {"mail_overdue": overdue, "mail_failed_last_day": failed}
+    return {"mail_overdue": overdue, "mail_failed_last_day": failed, "notices_held": held}
 
 
 def check_jobs():
@@ -93,6 +95,8 @@ def warnings(report):
         found.append("no scheduler heartbeat: recurring jobs and the outbox redrive are not running")
     if report.get("mail_overdue"):
         found.append(f"{report['mail_overdue']} mail(s) overdue")
+    if report.get("notices_held"):
+        found.append(f"{report['notices_held']} security notice(s) held back: see /admin/mail")
     if report.get("mail_failed_last_day"):
         found.append(f"{report['mail_failed_last_day']} mail(s) failed in the last day")
     return found

@@ -1,5 +1,7 @@
 """Routes of the main blueprint: the home page, the language switcher and the health check."""
-from flask import jsonify, redirect, render_template, request, url_for
+import hmac
+
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import i18n
@@ -35,5 +37,17 @@ def language():
 
 @bp.get("/healthz")
 def healthz():
+    """ok / not ok for anyone (a load balancer); queues, workers and mail only for admins and HEALTHZ_TOKEN."""
     report = health_report()
-    return jsonify(report), 200 if report["ok"] else 503
+    body = report if may_see_details() else {"ok": report["ok"]}
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200 if report["ok"] else 503
+
+
+def may_see_details():
+    token = current_app.config["HEALTHZ_TOKEN"]
+    offered = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    return current_user.is_authenticated and current_user.is_admin
