@@ -1,4 +1,4 @@
-"""Migrations 0002 (session tokens) and 0004 (login sessions) upgrade a database that holds accounts, on SQLite and PostgreSQL."""
+"""Migrations 0002 (session tokens), 0004 (login sessions) and 0008 (hashed login ids) upgrade a database that holds accounts, on SQLite and PostgreSQL."""
 import uuid
 
 import pytest
@@ -85,3 +85,26 @@ def test_login_sessions_are_added_and_go_with_their_account(old_app):
         assert "login_session" not in inspect(db.engine).get_table_names()
         upgrade()
         assert "login_session" in inspect(db.engine).get_table_names()
+
+
+def test_0008_empties_the_raw_login_ids_and_adds_last_seen(old_app):
+    """The ids stored before 0008 were the cookies' secrets: they go, and everyone logs in once more."""
+    with old_app.app_context():
+        db.session.execute(INSERT_USER, {"name": "alice", "email": "alice@example.com", "admin": False,
+                                         "hash": hash_password(PASSWORD), "at": "2026-11-01 10:00:00"})
+        db.session.commit()
+        upgrade(revision="0007_avatars")
+        db.session.execute(text("INSERT INTO login_session (id, user_id, created_at, remember) "
+                                "VALUES ('raw-secret-of-a-cookie', 1, '2026-12-01 10:00:00', true)"))
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(text("SELECT count(*) FROM login_session")).scalar() == 0
+        assert "last_seen_at" in {c["name"] for c in inspect(db.engine).get_columns("login_session")}
+        db.session.rollback()
+    client = old_app.test_client()
+    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+    with old_app.app_context():
+        db.session.rollback()
+        downgrade(revision="0007_avatars")
+        assert "last_seen_at" not in {c["name"] for c in inspect(db.engine).get_columns("login_session")}
+        upgrade()
