@@ -69,7 +69,7 @@ class User(UserMixin, db.Model):
     def get_id(self):
         """What both cookies carry: the account's token and this login's secret, both as no row holds them."""
         if self.login_secret is None:
-            raise RuntimeError("no login is being served: app.sessions opens one before login_user()")
+            raise RuntimeError("no login is being served: app.accounts.sessions opens one before login_user()")
         return f"{session_hash(self.session_token)}.{self.login_secret}"
 
     def __repr__(self):

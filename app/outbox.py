@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from app import i18n, ratelimit
 from app.extensions import db, get_redis
+from app.emails import KINDS
 from app.models import Event, OutboxMail, User, utcnow
 from app.queues import get_queue
 
@@ -48,10 +49,9 @@ def compose(kind, recipient, user=None, language=None, **params):
     `params` must be JSON and hold no credential: whatever needs a token or code is minted at send time
     by the kind's context in app/mail.py, which must know the kind (checked here, in the request).
     """
-    from app.mail import KINDS  # the catalogue renders with the auth helpers; imported late, they import us
-
+    
     if kind not in KINDS:
-        raise ValueError(f"unknown mail kind {kind!r}; add it to app.mail.KINDS")
+        raise ValueError(f"unknown mail kind {kind!r}; add it to app.emails.KINDS")
     row = OutboxMail(kind=kind, user=user, recipient=recipient, language=language or i18n.language_for(user),
                      params=params)
     budget = KINDS[kind].budget

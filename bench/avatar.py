@@ -79,7 +79,7 @@ def run_upload(table, runs, quick):
 def log_in(stack, base):
     stack.use_in_driver()
     from app import create_app
-    from app.auth import passwords
+    from app.accounts import passwords
     from app.extensions import db
     from app.models import User, utcnow
 

@@ -71,7 +71,7 @@ def run_hash(table, runs, quick):
     from werkzeug.security import check_password_hash, generate_password_hash
     n = 5 if quick else 20
     try:
-        from app.auth import passwords
+        from app.accounts import passwords
     except ImportError:
         table.missing("hash", "app.auth.passwords", "not available (app/auth/passwords.py missing)")
     else:

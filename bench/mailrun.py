@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 
 from app import create_app, outbox
 from app.extensions import db
-from app.mail import message as render_mail
+from app.emails import message as render_mail
 from app.models import OutboxMail, User, utcnow
 from app.queues import get_queue
 from bench.sink import ARRIVALS, arrivals

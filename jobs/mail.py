@@ -6,7 +6,7 @@ concurrent job sends nothing twice, because only the claim hands a row to a send
 import time
 from collections import Counter
 
-from app import mail, outbox
+from app import emails, outbox
 from jobs import smtp
 
 
@@ -43,8 +43,8 @@ def deliver(rows):
             outcomes[outbox.record_failure(row, "the worker stopped during every attempt", permanent=True)] += 1
             continue
         try:
-            ready.append((row, mail.message(row, users.get(row.user_id))))
-        except mail.Cancelled as exc:
+            ready.append((row, emails.message(row, users.get(row.user_id))))
+        except emails.Cancelled as exc:
             outcomes[outbox.record_cancelled(row, str(exc))] += 1
         except Exception as exc:  # a broken template must not hold the rest of the batch
             outcomes[outbox.record_failure(row, smtp.describe(exc))] += 1

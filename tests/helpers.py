@@ -11,7 +11,7 @@ import urllib.request
 
 from sqlalchemy import func, select
 
-from app.auth import tokens
+from app.accounts import tokens
 from app.extensions import db
 from app.models import Event, OutboxMail, User
 from app.outbox import compose

@@ -7,7 +7,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from app import create_app
-from app.auth.passwords import hash_password
+from app.accounts.passwords import hash_password
 from app.extensions import db
 from tests.helpers import PASSWORD, login
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect, sync_playwright
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from app.auth import passwords
+from app.accounts import passwords
 from app.extensions import db
 from app.models import DailyStats, User, utcnow
 from app.queues import get_queue

@@ -10,7 +10,7 @@ from redis import Redis
 from rq.registry import FailedJobRegistry
 from sqlalchemy import inspect, select
 
-from app.auth import passwords
+from app.accounts import passwords
 from app.extensions import db
 from app.models import DailyStats, Event, OutboxMail, User, utcnow
 from app.queues import get_queue

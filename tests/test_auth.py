@@ -7,7 +7,7 @@ import time
 import pytest
 from redis import Redis
 
-from app.auth import passwords
+from app.accounts import passwords
 from app.models import Event, OutboxMail
 from tests.helpers import (
     PASSWORD,

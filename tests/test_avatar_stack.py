@@ -9,7 +9,7 @@ from PIL import Image
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from app.auth import passwords
+from app.accounts import passwords
 from app.extensions import db
 from app.models import AvatarUpload, User, utcnow
 from app.queues import get_queue

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db, get_redis
-from app.main.health import SCHEDULER_HEARTBEAT_KEY
+from app.health import SCHEDULER_HEARTBEAT_KEY
 from app.models import OutboxMail, utcnow
 from jobs import mail, smtp
 from tests.helpers import HEALTHZ, new_mail

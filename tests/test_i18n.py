@@ -8,7 +8,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from app.auth.passwords import hash_password
+from app.accounts.passwords import hash_password
 from app.extensions import db
 from app.models import OutboxMail, User
 from tests.helpers import PASSWORD, deliver, form_page, hidden_inputs, login, post_form, register_verified

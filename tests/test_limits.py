@@ -5,7 +5,7 @@ from redis import Redis
 
 import config
 from app import create_app
-from app.auth import passwords
+from app.accounts import passwords
 from app.extensions import db
 from app.models import OutboxMail, User, utcnow
 from tests.helpers import (

@@ -6,8 +6,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from app.auth import passwords
-from app.auth.forms import check_new_password, email_field, new_password_fields
+from app.accounts import passwords
+from app.forms import check_new_password, email_field, new_password_fields
 
 
 def current_password_field():

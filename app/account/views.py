@@ -1,24 +1,16 @@
-"""Routes of the account blueprint: thin views over app.account.actions."""
-from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
+"""Routes of the account blueprint: thin views over app.accounts.actions."""
+from flask import abort, current_app, flash, jsonify, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from app import avatars, sessions
-from app.account import actions, bp
+from app import avatars
+from app.account import bp
+from app.accounts import actions, sessions, tokens
 from app.account.forms import AvatarForm, DeleteForm, EmailForm, PasswordForm
-from app.auth import tokens
-from app.auth.forms import ConfirmForm
+from app.forms import ConfirmForm
+from app.http import see_other, status_for
 from app.extensions import db
-
-
-def see_other(endpoint, **values):
-    return redirect(url_for(endpoint, **values), code=303)
-
-
-def status_for(form):
-    """Re-rendered forms answer 400: the page says what to fix, and a client sees it was refused."""
-    return 400 if form.is_submitted() else 200
 
 
 def me():

@@ -1,9 +1,9 @@
 """Jobs and mail on /admin/: queues, workers, the schedule, failed jobs (retry, delete), and the outbox.
 
-Queue lengths, workers and the scheduler's heartbeat come from app.main.health (what /healthz reports);
+Queue lengths, workers and the scheduler's heartbeat come from app.health (what /healthz reports);
 the schedule from jobs.schedule.upcoming (what `flask schedule list` prints); mail from app.outbox.
 """
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from app import outbox
 from app.admin import bp
+from app.http import see_other
 from app.extensions import db, get_redis
-from app.main.health import check_jobs
+from app.health import check_jobs
 from app.models import Event, OutboxMail
 from app.queues import QUEUES, get_queue
 from jobs import schedule
@@ -73,7 +74,7 @@ def act_on_failed(queue_name, job_id, action, event, done):
         Event.record(event, user=current_user, detail=f"{queue_name} {job_id}"[:200])
         db.session.commit()
         flash(done, "success")
-    return redirect(url_for("admin.jobs"), code=303)
+    return see_other("admin.jobs")
 
 
 @bp.post("/jobs/<queue_name>/<job_id>/retry")
@@ -109,4 +110,4 @@ def resend_mail(outbox_id):
         Event.record(Event.ADMIN_MAIL_RESENT, user=current_user, detail=f"outbox {outbox_id}")
         db.session.commit()
         flash(_("Mail %(id)s will be sent again.", id=outbox_id), "success")
-    return redirect(url_for("admin.mail"), code=303)
+    return see_other("admin.mail")

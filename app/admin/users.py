@@ -4,9 +4,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from app import avatars, outbox, sessions
+from app import avatars, outbox
+from app.accounts import registration, sessions
 from app.admin import bp
-from app.auth import accounts
 from app.extensions import db
 from app.models import Event, User, utcnow
 
@@ -47,7 +47,7 @@ def resend_verification(user_id):
     user = account(user_id)
     if user.is_verified:
         return back(_("%(name)s is verified already.", name=user.username), "info")
-    accounts.verification_mail(user)
+    registration.verification_mail(user)
     record(Event.ADMIN_VERIFICATION_RESENT, user)
     db.session.commit()
     outbox.wake()
@@ -59,7 +59,7 @@ def mark_verified(user_id):
     user = account(user_id)
     if user.is_verified:
         return back(_("%(name)s is verified already.", name=user.username), "info")
-    accounts.mark_verified(user)
+    registration.mark_verified(user)
     record(Event.ADMIN_MARKED_VERIFIED, user)
     db.session.commit()
     return back(_("%(name)s is marked verified.", name=user.username))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.admin import bp
 from app.admin.chart import bar_chart
 from app.extensions import db
-from app.main.health import check_jobs
+from app.health import check_jobs
 from app.models import DailyStats
 
 DAYS = 30

@@ -1,6 +1,4 @@
-"""Routes of the auth blueprint: thin views over app.auth.accounts."""
-from urllib.parse import urlsplit
-
+"""Routes of the auth blueprint: thin views over app.accounts.registration."""
 from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -8,23 +6,17 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
-from app import ratelimit, sessions
-from app.auth import accounts, bp, delivery, tokens
-from app.auth.forms import CaptchaLoginForm, CodeForm, ConfirmForm, EmailForm, LoginForm, RegisterForm, ResetForm
+from app import ratelimit
+from app.accounts import registration, sessions, tokens
+from app.auth import bp, delivery
+from app.auth.forms import CaptchaLoginForm, CodeForm, EmailForm, LoginForm, RegisterForm, ResetForm
+from app.forms import ConfirmForm
+from app.http import local_path, see_other, status_for
 from app.captcha import store
 from app.extensions import db
 from app.models import Event
 
 CAPTCHA_DOWN = _l("The picture check is unavailable for a moment; please try again shortly. What you typed is kept.")
-
-
-def see_other(endpoint, **values):
-    return redirect(url_for(endpoint, **values), code=303)
-
-
-def status_for(form):
-    """Re-rendered forms answer 400: the page says what to fix, and a client sees it was refused."""
-    return 400 if form.is_submitted() else 200
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -36,7 +28,7 @@ def register():
         return render_register(form, 200)
     try:
         if form.validate_on_submit():
-            delivery.track(accounts.register(form.username.data, form.email.data, form.password.data))
+            delivery.track(registration.register(form.username.data, form.email.data, form.password.data))
             session["pending_email"] = form.email.data
             return see_other("auth.check_email")
     except RedisError:  # the captcha cannot be checked: fail closed, politely
@@ -107,7 +99,7 @@ def delivery_state(ticket):
 def verify_code():
     form = CodeForm()
     if form.validate_on_submit():
-        if accounts.verify_code(form.email.data, form.code.data.strip()):
+        if registration.verify_code(form.email.data, form.code.data.strip()):
             session.pop("pending_email", None)
             flash(_("Your address is confirmed. You can log in now."), "success")
             return see_other("auth.login")
@@ -123,7 +115,7 @@ def verify(token):
         return render_template("auth/token_invalid.html", purpose="verify"), 400
     form = ConfirmForm()
     if form.validate_on_submit():
-        accounts.verify(user)
+        registration.verify(user)
         session.pop("pending_email", None)
         flash(_("Your address is confirmed. You can log in now."), "success")
         return see_other("auth.login")
@@ -134,7 +126,7 @@ def verify(token):
 def resend():
     form = EmailForm(data={"email": session.get("pending_email", "")} if request.method == "GET" else None)
     if form.validate_on_submit():
-        row = accounts.resend(form.email.data)
+        row = registration.resend(form.email.data)
         if row is not None:
             delivery.track(row)
         else:
@@ -143,16 +135,6 @@ def resend():
         flash(_("If this address has an account waiting for confirmation, a new mail is on its way."), "info")
         return see_other("auth.check_email")
     return render_template("auth/resend.html", form=form), status_for(form)
-
-
-def local_path(target):
-    """next= only ever leads to a path on this site: no scheme, no host, no //host or /\\host tricks."""
-    if not target or not target.startswith("/") or any(c.isspace() or ord(c) < 32 for c in target):
-        return None
-    parts = urlsplit(target.replace("\\", "/"))
-    if parts.scheme or parts.netloc or parts.path.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -173,7 +155,7 @@ def login():
         return render_login(form, 503, CAPTCHA_DOWN)
     unverified = False
     if submitted:
-        user, reason = accounts.authenticate(form.login.data, form.password.data)
+        user, reason = registration.authenticate(form.login.data, form.password.data)
         if reason is None:
             sessions.start(user, remember=form.remember.data)
             return redirect(local_path(request.args.get("next")) or url_for("account.index"), code=303)
@@ -219,7 +201,7 @@ def logout():
 def forgot():
     form = EmailForm()
     if form.validate_on_submit():
-        accounts.forgot(form.email.data)
+        registration.forgot(form.email.data)
         flash(_("If an account uses this address, a mail with a link to choose a new password is on its way."), "info")
         return see_other("auth.login")
     return render_template("auth/forgot.html", form=form), status_for(form)
@@ -232,7 +214,7 @@ def reset(token):
         return render_template("auth/token_invalid.html", purpose="reset"), 400
     form = ResetForm(user)
     if form.validate_on_submit():
-        accounts.reset_password(user, form.password.data)
+        registration.reset_password(user, form.password.data)
         flash(_("Your password is changed. You can log in with it now."), "success")
         return see_other("auth.login")
     return render_template("auth/reset.html", form=form, user=user), status_for(form)

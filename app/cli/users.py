@@ -5,7 +5,8 @@ import click
 from email_validator import EmailNotValidError, validate_email
 from flask.cli import with_appcontext
 
-from app.auth import accounts, forms, passwords
+from app import forms
+from app.accounts import passwords, registration
 from app.extensions import db
 from app.models import User, utcnow
 
@@ -25,7 +26,7 @@ def create_admin(username, email, password):
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     if len(password) < 8 or passwords.is_common(password):
         raise click.BadParameter("use at least 8 characters, not a common password", param_hint="PASSWORD")
-    if accounts.find_by_login(username) or accounts.find_by_email(email):
+    if registration.find_by_login(username) or registration.find_by_email(email):
         raise click.UsageError("an account with this username or address exists already")
     user = User(username=username, email=email, password_hash=passwords.hash_password(password), is_admin=True,
                 verified_at=utcnow())

@@ -5,10 +5,10 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from flask_login import current_user
 
 from app import i18n
-from app.auth.views import local_path
+from app.http import local_path
 from app.extensions import db
 from app.main import bp
-from app.main.health import health_report
+from app.health import health_report
 
 
 @bp.get("/")

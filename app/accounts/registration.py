@@ -1,8 +1,8 @@
 """What the auth views do, one function per action: each commits its rows, then wakes the mail worker."""
 from sqlalchemy import func, or_, select
 
-from app import i18n, outbox, ratelimit, sessions
-from app.auth import passwords, tokens
+from app import i18n, outbox, ratelimit
+from app.accounts import passwords, sessions, tokens
 from app.extensions import db
 from app.models import Event, User, utcnow
 

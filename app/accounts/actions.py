@@ -3,9 +3,9 @@ import logging
 
 from sqlalchemy import delete
 
-from app import outbox, sessions
-from app.auth import passwords, tokens
-from app.auth.accounts import find_by_email, password_notice
+from app import outbox
+from app.accounts import passwords, sessions, tokens
+from app.accounts.registration import find_by_email, password_notice
 from app.extensions import db
 from app.models import AvatarPicture, AvatarUpload, Event, OutboxMail, utcnow
 from app.queues import get_queue

@@ -15,7 +15,7 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from app import ratelimit
-from app.auth import tokens
+from app.accounts import tokens
 
 SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
 
