@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 import config as config_module
 from app import i18n, logs, ratelimit, security
 from app.extensions import csrf, db, login_manager, migrate, redis_client
-from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
+from app.extensions import mail as mail_extension  # Flask-Mail; "mail" alone names the worker's jobs/mail.py
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

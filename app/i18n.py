@@ -5,7 +5,7 @@ built at import time, as form labels are). The catalogues live in app/translatio
 
 The language is the one the visitor chose with the switcher (saved on the account when logged in, in a
 cookie otherwise), else the best match for Accept-Language, else English. Mail is rendered in the language
-stored on its outbox row (app/mail.py), since a worker sending it later has no request to ask.
+stored on its outbox row (app/emails.py), since a worker sending it later has no request to ask.
 """
 from flask import has_request_context, request
 from flask_babel import Babel, get_locale

@@ -47,7 +47,7 @@ class User(UserMixin, db.Model):
     verify_code_nonce = db.Column(db.String(64))
     verify_code_attempts = db.Column(db.Integer, nullable=False, default=0)
     # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
-    # a new value makes every cookie issued for the account worthless (app/sessions.py).
+    # a new value makes every cookie issued for the account worthless (app/accounts/sessions.py).
     session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
     # The LoginSession being served (its stored id and the cookie's secret for it), set by load_user or at
     # login: not columns, one per request.

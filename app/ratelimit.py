@@ -1,6 +1,6 @@
 """Abuse limits: Flask-Limiter on the app's Redis, per client address and per account or mailbox.
 
-Flask-Limiter counts requests (the RULES below). Two budgets it cannot express are kept here with its
+Each view declares its limits where it is (`@limit`, applied by init_app). Two budgets Flask-Limiter cannot express are kept here with its
 own storage and strategy: failed logins per account (they bring in the captcha, then a 429, and a
 password reset clears them) and mails per recipient (counted where mail is composed, whatever the
 request). Keys that name an account or a mailbox are hashed, so Redis holds no address, and an
@@ -87,22 +87,17 @@ def new_picture():
     return "new_captcha" in request.form
 
 
-# endpoint -> [(config key, key function, message)]; POST only: a GET changes nothing.
-RULES = {
-    "auth.login": [("RATELIMIT_LOGIN_PER_ADDRESS", client_address, TOO_MANY)],
-    "auth.register": [("RATELIMIT_REGISTER_PER_ADDRESS", client_address, TOO_MANY),
-                      ("RATELIMIT_REGISTER_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
-    "auth.resend": [("RATELIMIT_RESEND_PER_ADDRESS", client_address, TOO_MANY),
-                    ("RATELIMIT_RESEND_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
-    "auth.forgot": [("RATELIMIT_FORGOT_PER_ADDRESS", client_address, TOO_MANY),
-                    ("RATELIMIT_FORGOT_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
-    "auth.verify_code": [("RATELIMIT_CODE_PER_ADDRESS", client_address, TOO_MANY),
-                         ("RATELIMIT_CODE_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)],
-    **{endpoint: [("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)]
-       for endpoint in ("account.password", "account.email", "account.delete")},
-    **{endpoint: [("RATELIMIT_AVATAR_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)]
-       for endpoint in ("account.avatar", "account.remove_avatar")},
-}
+def limit(config_key, key=client_address, message=TOO_MANY, methods=("POST",)):
+    """Declare a limit on the view it decorates, where the view is: one hop from a URL shows what guards it.
+
+    The rate is the setting `config_key`; `key` names what is counted (a client, a mailbox, an account).
+    Only POSTs count by default: a GET changes nothing. init_app applies every declared limit with the
+    app's Limiter; a form's "new picture" button spends nothing.
+    """
+    def declare(view):
+        view.limits = [(config_key, key, message, methods), *getattr(view, "limits", [])]
+        return view
+    return declare
 
 
 def init_app(app):
@@ -113,13 +108,11 @@ def init_app(app):
     app.extensions["ratelimit"] = limiter
     if not limiter.enabled:
         return
-    for endpoint, rules in RULES.items():
-        view = app.view_functions[endpoint]
-        for config_key, key_func, message in rules:
-            view = limiter.limit(app.config[config_key], key_func=key_func, methods=["POST"],
+    for endpoint, view in list(app.view_functions.items()):
+        for config_key, key_func, message, methods in getattr(view, "limits", ()):
+            view = limiter.limit(app.config[config_key], key_func=key_func, methods=methods and list(methods),
                                  error_message=message, exempt_when=new_picture)(view)
         app.view_functions[endpoint] = view
-    limiter.limit(app.config["RATELIMIT_CAPTCHA_PER_ADDRESS"], error_message=TOO_MANY)(app.blueprints["captcha"])
 
 
 def retry_after(error):
@@ -206,7 +199,7 @@ def code_failed(user):
     _spend("RATELIMIT_CODE_PER_ACCOUNT", f"user:{user.id}")
 
 
-# A mailbox's budgets, by who can make us send (each mail kind names one in app/mail.py):
+# A mailbox's budgets, by who can make us send (each mail kind names one in app/emails.py):
 ANYONE = "RATELIMIT_MAIL_PER_RECIPIENT"  # anyone typing the address: sign-up, resend, address change links
 RESETS = "RATELIMIT_RESET_MAIL_PER_RECIPIENT"  # reset links: a stranger's land with the owner and work for them
 NOTICES = "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT"  # "your password was changed": only the account's holder causes them

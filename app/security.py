@@ -3,7 +3,6 @@ import flask
 from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-UPLOAD_LIMITS = {"account.avatar": "AVATAR_MAX_BYTES"}  # endpoint -> config key of its own body limit
 MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, headers and CSRF token around the file
 
 # No inline script or style anywhere: templates link app/static/ files only.
@@ -11,18 +10,32 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
+def body_limit(config_key):
+    """Declare on an upload view the setting that is its largest body (others get MAX_CONTENT_LENGTH)."""
+    def declare(view):
+        view.body_limit = config_key
+        return view
+    return declare
+
+
 class Request(flask.Request):
     """MAX_CONTENT_LENGTH, or an upload route's own limit: Werkzeug compares it with Content-Length before
     reading the body, so it must be known as soon as the URL is matched, before CSRFProtect reads the form."""
 
     @property
+    def body_limit(self):
+        """The setting the matched view declared with @body_limit, if any."""
+        view = current_app.view_functions.get(self.endpoint) if self.endpoint else None
+        return getattr(view, "body_limit", None)
+
+    @property
     def accepted_bytes(self):
         """The limit the 413 page states (the upload route's view checks the file itself against it)."""
-        return current_app.config[UPLOAD_LIMITS.get(self.endpoint, "MAX_CONTENT_LENGTH")]
+        return current_app.config[self.body_limit or "MAX_CONTENT_LENGTH"]
 
     @property
     def max_content_length(self):
-        if self.endpoint in UPLOAD_LIMITS:
+        if self.body_limit:
             return self.accepted_bytes + MULTIPART_ALLOWANCE
         return current_app.config["MAX_CONTENT_LENGTH"]
 

@@ -73,7 +73,7 @@ def run_hash(table, runs, quick):
     try:
         from app.accounts import passwords
     except ImportError:
-        table.missing("hash", "app.auth.passwords", "not available (app/auth/passwords.py missing)")
+        table.missing("hash", "app.accounts.passwords", "not available (app/accounts/passwords.py missing)")
     else:
         stored = passwords.hash_password("correct horse battery")
         table.add("hash", "app hash_password (argon2id 19 MiB, t=2, p=1): ms",

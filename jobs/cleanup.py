@@ -4,9 +4,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, not_
 
-from app import outbox
 from app.extensions import db
 from app.models import Event, LoginSession, User, utcnow
+from jobs.mail import purge as purge_outbox
 
 
 def run():
@@ -28,7 +28,7 @@ def run():
         .where(Event.created_at < now - timedelta(days=config["EVENT_RETENTION_DAYS"]))
         .execution_options(synchronize_session=False)
     ).rowcount
-    mail = outbox.purge(config["OUTBOX_RETENTION_DAYS"])
+    mail = purge_outbox(config["OUTBOX_RETENTION_DAYS"])
     logins = db.session.execute(
         delete(LoginSession)
         .where(not_(LoginSession.live()))

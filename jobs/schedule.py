@@ -50,7 +50,7 @@ def declared(config):
         Entry("stats-today", "jobs.stats.record_day", cron="5 * * * *", args=("today",), timeout=600),
         Entry("backup", "jobs.backup.run", queue="maintenance", cron="30 3 * * *", timeout=3600),
         Entry("cleanup", "jobs.cleanup.run", queue="maintenance", cron="45 3 * * *", timeout=1800),
-        Entry("outbox-redrive", "jobs.outbox.redrive", queue="mail", interval=config["OUTBOX_SWEEP_SECONDS"],
+        Entry("outbox-redrive", "jobs.mail.redrive", queue="mail", interval=config["OUTBOX_SWEEP_SECONDS"],
               timeout=120),
     ]
 

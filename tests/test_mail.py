@@ -43,8 +43,8 @@ def test_send_delivers_once_and_marks_the_row_sent(ctx, mailbox, run_jobs):
 
 def test_a_row_claimed_by_a_live_sender_is_not_claimed_again(ctx, mailbox):
     outbox_id = new_mail("bob@example.com")
-    assert [r.id for r in outbox.claim([outbox_id])] == [outbox_id]
-    assert outbox.claim([outbox_id]) == [] and outbox.claim() == []  # the lease holds
+    assert [r.id for r in mail.claim([outbox_id])] == [outbox_id]
+    assert mail.claim([outbox_id]) == [] and mail.claim() == []  # the lease holds
     assert mail.send(outbox_id) == "skipped" and mailbox.messages == []
 
 

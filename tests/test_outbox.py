@@ -5,11 +5,11 @@ import pytest
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from app import outbox as mail_outbox
+from app import outbox
 from app.extensions import db, get_redis
 from app.models import OutboxMail, utcnow
 from app.queues import get_queue
-from jobs import mail, outbox, smtp
+from jobs import mail, smtp
 from tests.helpers import new_mail
 from tests.helpers import outbox_row as row
 
@@ -30,16 +30,16 @@ def age(outbox_id, seconds, **values):
 
 def test_redrive_wakes_rows_whose_job_was_lost_and_leaves_fresh_ones(ctx, mailbox, run_jobs):
     fresh = new_mail("fresh@example.com")
-    assert outbox.redrive() == 0 and get_queue("mail").count == 0  # its own wake-up has the grace to run
+    assert mail.redrive() == 0 and get_queue("mail").count == 0  # its own wake-up has the grace to run
     lost = new_mail("lost@example.com")
     age(lost, 120)  # never enqueued (Redis was down at sign-up), past the 60 s grace
-    assert outbox.redrive() == 1
+    assert mail.redrive() == 1
     run_jobs()
     # The drain takes every due row: the fresh one goes out with it, each exactly once.
     assert sorted(m.recipients[0] for m in mailbox.wait_for(lambda ms: len(ms) == 2)) == [
         "fresh@example.com", "lost@example.com"]
     assert row(lost).status == OutboxMail.SENT and row(fresh).status == OutboxMail.SENT
-    assert outbox.redrive() == 0
+    assert mail.redrive() == 0
 
 
 def test_sweeps_while_no_worker_runs_queue_one_wake_up(ctx, mailbox, run_jobs):
@@ -47,7 +47,7 @@ def test_sweeps_while_no_worker_runs_queue_one_wake_up(ctx, mailbox, run_jobs):
     for outbox_id in ids:
         age(outbox_id, 120)
     for _ in range(5):
-        assert outbox.redrive() == 3
+        assert mail.redrive() == 3
     assert [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]  # one drain for all rows
     run_jobs()
     assert len(mailbox.wait_for(lambda ms: len(ms) == 3)) == 3
@@ -56,12 +56,12 @@ def test_sweeps_while_no_worker_runs_queue_one_wake_up(ctx, mailbox, run_jobs):
 def test_a_failed_job_record_does_not_block_the_next_wake_up(ctx, mailbox, run_jobs):
     outbox_id = new_mail("blocked@example.com")
     job = get_queue("mail").enqueue("builtins.int", "not a number", job_id="mail-drain-broken")
-    get_redis().set(mail_outbox.WAKE_KEY, job.id)  # the wake-up flag names a job that failed before it drained
+    get_redis().set(outbox.WAKE_KEY, job.id)  # the wake-up flag names a job that failed before it drained
     run_jobs()
     assert job.get_status() == JobStatus.FAILED
-    assert mail_outbox.wake() is None  # a sign-up trusts the flag...
+    assert outbox.wake() is None  # a sign-up trusts the flag...
     age(outbox_id, 120)
-    assert outbox.redrive() == 1
+    assert mail.redrive() == 1
     run_jobs()
     assert mailbox.wait_for()[0].recipients == ["blocked@example.com"]
 
@@ -71,7 +71,7 @@ def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(ctx, mailbox, run_
     now = utcnow()
     age(dead, 0, status=OutboxMail.SENDING, attempts=1, lease_until=now - timedelta(seconds=1))
     age(live, 0, status=OutboxMail.SENDING, attempts=1, lease_until=now + timedelta(seconds=60))
-    assert outbox.redrive() == 1
+    assert mail.redrive() == 1
     run_jobs()
     assert [m.recipients for m in mailbox.wait_for()] == [["dead@example.com"]]
     assert (row(dead).status, row(dead).attempts) == (OutboxMail.SENT, 2)
@@ -136,7 +136,7 @@ def test_an_overdue_scheduled_wake_up_is_replaced_by_a_queued_one(make_app, mail
         registry = ScheduledJobRegistry("mail", connection=get_queue("mail").connection)
         assert registry.get_job_ids() == [f"mail-{outbox_id}-1"]
         age(outbox_id, 120)
-        assert outbox.redrive() == 1
+        assert mail.redrive() == 1
         assert registry.count == 0 and [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]
         run_jobs()
         assert row(outbox_id).status == OutboxMail.SENT

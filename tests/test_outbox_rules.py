@@ -46,20 +46,20 @@ def test_a_claim_takes_due_rows_and_lapsed_leases_only_and_never_twice(ctx):
     set_row(failed, status=OutboxMail.FAILED)
     set_row(held, status=OutboxMail.SENDING, attempts=1, lease_until=now + timedelta(minutes=1))
     set_row(abandoned, status=OutboxMail.SENDING, attempts=1, lease_until=now - timedelta(seconds=1))
-    claimed = outbox.claim()
+    claimed = mail.claim()
     assert [(r.id, r.attempts) for r in claimed] == [(due, 1), (abandoned, 2)]
     assert {row(i).status for i in (due, abandoned)} == {OutboxMail.SENDING}
-    assert row(due).lease_until > utcnow() + timedelta(seconds=outbox.lease_seconds() - 5)
-    assert outbox.claim() == []
+    assert row(due).lease_until > utcnow() + timedelta(seconds=mail.lease_seconds() - 5)
+    assert mail.claim() == []
     assert (row(later).status, row(failed).status, row(held).attempts) == (OutboxMail.PENDING, OutboxMail.FAILED, 1)
 
 
 def test_a_claim_takes_at_most_a_batch_oldest_due_first(ctx):
     ids = backlog(5)
     set_row(ids[-1], next_attempt_at=utcnow() - timedelta(hours=1))  # waited longest
-    assert [r.id for r in outbox.claim(limit=2)] == sorted([ids[-1], ids[0]])
-    assert [r.id for r in outbox.claim(limit=2)] == ids[1:3]
-    assert [r.id for r in outbox.claim(limit=10)] == [ids[3]]
+    assert [r.id for r in mail.claim(limit=2)] == sorted([ids[-1], ids[0]])
+    assert [r.id for r in mail.claim(limit=2)] == ids[1:3]
+    assert [r.id for r in mail.claim(limit=10)] == [ids[3]]
 
 
 def test_concurrent_claims_share_the_rows_without_overlap(ctx):
@@ -69,7 +69,7 @@ def test_concurrent_claims_share_the_rows_without_overlap(ctx):
     def claimer():
         try:
             with ctx.app_context():
-                while rows := outbox.claim(limit=7):
+                while rows := mail.claim(limit=7):
                     results.append([r.id for r in rows])
         except Exception as exc:  # surfaced below: a thread's failure must fail the test
             errors.append(exc)
@@ -88,12 +88,12 @@ def test_wake_queues_one_drain_until_that_drain_starts(ctx):
     for _ in range(3):
         outbox.wake()
     assert [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]
-    outbox.drain_started()  # from here on a drain may already have claimed: a new sign-up needs a new one
+    mail.drain_started()  # from here on a drain may already have claimed: a new sign-up needs a new one
     assert outbox.wake() is not None and get_queue("mail").count == 2
 
 
 def test_a_full_batch_wakes_another_drain_and_every_row_goes_once(ctx, mailbox, run_jobs):
-    ids = backlog(outbox.BATCH + 3)
+    ids = backlog(mail.BATCH + 3)
     outbox.wake()
     run_jobs()
     messages = mailbox.wait_for(lambda ms: len(ms) == len(ids), timeout=60)
@@ -144,7 +144,7 @@ def test_mail_whose_purpose_is_gone_is_cancelled_not_sent(ctx, mailbox):
     assert [(row(i).status, row(i).last_error) for i in (verified, deleted)] == [
         (OutboxMail.CANCELLED, "the address was verified before the mail went out"),
         (OutboxMail.CANCELLED, "the account no longer exists")]
-    assert mailbox.messages == [] and outbox.redrive(0) == 0
+    assert mailbox.messages == [] and mail.redrive(0) == 0
 
 
 def test_compose_refuses_a_kind_the_worker_could_not_render(ctx):

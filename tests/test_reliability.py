@@ -151,7 +151,7 @@ def test_unknown_mailbox_is_failed_once_and_the_others_are_sent(stack):
     assert (status, attempts) == ("failed", 1) and "550" in error
     stack.assert_exactly_one_mail_each(people[1:])
     with stack.app.app_context():
-        from jobs.outbox import redrive
+        from jobs.mail import redrive
 
         assert redrive(grace_seconds=0) == 0  # nothing left for the sweep: no retry storm
         failures = db.session.scalar(select(func.count()).select_from(Event).where(Event.kind == Event.MAIL_FAILED))

@@ -10,6 +10,8 @@ from app.accounts import actions, sessions, tokens
 from app.account.forms import AvatarForm, DeleteForm, EmailForm, PasswordForm
 from app.forms import ConfirmForm
 from app.http import see_other, status_for
+from app.ratelimit import TOO_MANY_FOR_ACCOUNT, limit, signed_in_account
+from app.security import body_limit
 from app.extensions import db
 
 
@@ -45,6 +47,8 @@ def avatar_state(user):
 
 @bp.post("/avatar")
 @login_required
+@limit("RATELIMIT_AVATAR_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
+@body_limit("AVATAR_MAX_BYTES")
 def avatar():
     """Cheap checks only (login, CSRF, size, first bytes), then store and queue: the worker decodes it."""
     form = AvatarForm()
@@ -60,6 +64,7 @@ def avatar():
 
 @bp.post("/avatar/remove")
 @login_required
+@limit("RATELIMIT_AVATAR_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def remove_avatar():
     if ConfirmForm().validate_on_submit():
         actions.remove_avatar(me())
@@ -75,6 +80,7 @@ def avatar_status():
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def password():
     form = PasswordForm(me())
     if form.validate_on_submit():
@@ -87,6 +93,7 @@ def password():
 
 @bp.route("/email", methods=["GET", "POST"])
 @login_required
+@limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def email():
     form = EmailForm(me())
     if form.validate_on_submit():
@@ -140,6 +147,7 @@ def other_sessions():
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
+@limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def delete():
     form = DeleteForm(me())
     if form.validate_on_submit():

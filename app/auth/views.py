@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from app import ratelimit
+from app.ratelimit import TOO_MANY_FOR_ADDRESS, form_email, limit
 from app.accounts import registration, sessions, tokens
 from app.auth import bp, delivery
 from app.auth.forms import CaptchaLoginForm, CodeForm, EmailForm, LoginForm, RegisterForm, ResetForm
@@ -20,6 +21,8 @@ CAPTCHA_DOWN = _l("The picture check is unavailable for a moment; please try aga
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limit("RATELIMIT_REGISTER_PER_ADDRESS")
+@limit("RATELIMIT_REGISTER_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)
 def register():
     form = RegisterForm()
     if "new_captcha" in request.form:  # the "new picture" button: keep what was typed, check nothing
@@ -96,6 +99,8 @@ def delivery_state(ticket):
 
 
 @bp.post("/verify-code")
+@limit("RATELIMIT_CODE_PER_ADDRESS")
+@limit("RATELIMIT_CODE_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)
 def verify_code():
     form = CodeForm()
     if form.validate_on_submit():
@@ -123,6 +128,8 @@ def verify(token):
 
 
 @bp.route("/resend", methods=["GET", "POST"])
+@limit("RATELIMIT_RESEND_PER_ADDRESS")
+@limit("RATELIMIT_RESEND_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)
 def resend():
     form = EmailForm(data={"email": session.get("pending_email", "")} if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -138,6 +145,7 @@ def resend():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit("RATELIMIT_LOGIN_PER_ADDRESS")
 def login():
     """After a few failed logins for an account, its form asks for the captcha too, instead of a lockout."""
     name = request.form.get("login", "") if request.method == "POST" else ""
@@ -198,6 +206,8 @@ def logout():
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@limit("RATELIMIT_FORGOT_PER_ADDRESS")
+@limit("RATELIMIT_FORGOT_PER_EMAIL", form_email, TOO_MANY_FOR_ADDRESS)
 def forgot():
     form = EmailForm()
     if form.validate_on_submit():

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from app import i18n
 from app.captcha import audio, bp, image, store
+from app.ratelimit import limit
 
 
 def stored_answer(challenge_id):
@@ -28,11 +29,13 @@ def uncached(body, mimetype):
 
 
 @bp.get("/<challenge_id>.png")
+@limit("RATELIMIT_CAPTCHA_PER_ADDRESS", methods=None)
 def picture(challenge_id):
     return uncached(image.render(stored_answer(challenge_id), seed=challenge_id), "image/png")
 
 
 @bp.get("/<challenge_id>.wav")
+@limit("RATELIMIT_CAPTCHA_PER_ADDRESS", methods=None)
 def sound(challenge_id):
     """?lang= picks the voice: the page's language (templates/captcha/field.html); English by default."""
     language = request.args.get("lang", "en")
@@ -46,6 +49,7 @@ def sound(challenge_id):
 
 
 @bp.post("/new")
+@limit("RATELIMIT_CAPTCHA_PER_ADDRESS", methods=None)
 def new():
     """A fresh challenge for the page's script, which swaps picture and audio without reloading the form.
 
