@@ -32,7 +32,7 @@ run: $(VENV)/.installed run-packages
 	flask --app wsgi db upgrade
 	@if python -m devtools.waitfor 127.0.0.1:6379 0.5 2>/dev/null; then \
 	  echo "Using the Redis already running on localhost:6379"; \
-	  exec honcho --procfile Procfile.dev start mail web worker scheduler; \
+	  exec honcho --procfile Procfile.dev start mail web worker worker-bulk scheduler; \
 	else exec honcho --procfile Procfile.dev start; fi
 
 # The whole suite twice: on SQLite, then on a PostgreSQL server started for the run (tests/postgres.py).

@@ -133,6 +133,8 @@ class Config:
         self.RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 3600, minimum=60)
         self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30, minimum=1)
         self.REMEMBER_COOKIE_DURATION = timedelta(days=self.REMEMBER_DAYS)  # Flask-Login's "keep me logged in"
+        # What one job of the forking worker (worker-bulk) may allocate past its worker, in MB; 0: unbounded.
+        self.JOB_MEMORY_MB = env_int("JOB_MEMORY_MB", 512, minimum=0)
         # A login without "keep me logged in" ends after this long without a request (app.models.LoginSession).
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 120, minimum=1)
         # /healthz shows its details (queues, workers, mail) to admins and to "Authorization: Bearer <this>".

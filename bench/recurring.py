@@ -96,6 +96,7 @@ def run_backup(table, runs, quick):
         size = os.path.getsize(database) / 2**20
         base_url = stack.web()
         stack.start("worker")
+        stack.start("worker-bulk")  # the backup runs on the maintenance queue
         solve = solver()
         from app import create_app
         from app.queues import get_queue

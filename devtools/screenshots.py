@@ -135,7 +135,7 @@ def main():
     redis, sink, processes = RedisServer().start(), SmtpSink().start(), []
     try:
         env = stack_env(workdir, redis, sink)
-        base, processes = start_site(env, workdir, ("web", "worker"))
+        base, processes = start_site(env, workdir, ("web", "worker", "worker-bulk"))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             pictures = Pictures(browser, base, sink, env)

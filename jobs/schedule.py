@@ -52,6 +52,7 @@ def declared(config):
         Entry("cleanup", "jobs.cleanup.run", queue="maintenance", cron="45 3 * * *", timeout=1800),
         Entry("outbox-redrive", "jobs.mail.redrive", queue="mail", interval=config["OUTBOX_SWEEP_SECONDS"],
               timeout=120),
+        Entry("avatar-redrive", "jobs.avatar.redrive", queue="maintenance", interval=300, timeout=120),
     ]
 
 

@@ -4,7 +4,9 @@ The app is created once per worker process, before any fork, so a job costs no i
 The mixins override public rq methods only, with rq's own signatures; tests/test_rq_hooks.py fails if an
 rq upgrade renames one of them or stops calling it.
 """
+import logging
 import os
+import resource
 import signal
 import time
 
@@ -12,6 +14,8 @@ from rq.worker import SimpleWorker, Worker
 
 from app import create_app
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class AppContextMixin:
@@ -25,6 +29,7 @@ class AppContextMixin:
             if os.getpid() != self.app_pid:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
+                bound_memory(self.app.config["JOB_MEMORY_MB"])
             return super().perform_job(job, queue, execution)
 
     def subscribe(self):
@@ -86,8 +91,27 @@ class FewerRoundTripsMixin:
         super().set_state(state, pipeline)
 
 
+def bound_memory(megabytes):
+    """In a forked work horse: its address space may grow by `megabytes` past what it inherited.
+
+    Past it an allocation fails (MemoryError), so one picture that eats memory fails its own job and the
+    worker, and every other process on the host, goes on. 0 leaves it unbounded; off Linux, it is skipped.
+    """
+    if not megabytes:
+        return
+    try:
+        with open("/proc/self/statm") as statm:
+            inherited = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        log.warning("JOB_MEMORY_MB is not applied: no /proc/self/statm on this system")
+        return
+    limit = inherited + megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 class AppWorker(AppContextMixin, Worker):
-    """Forks a work horse per job: isolation for long maintenance jobs."""
+    """Forks a work horse per job (the Procfile's worker-bulk: avatars, maintenance): untrusted pictures and
+    long backups run apart from mail, each job within JOB_MEMORY_MB and its own timeout."""
 
 
 class AppSimpleWorker(AppContextMixin, FewerRoundTripsMixin, SimpleWorker):

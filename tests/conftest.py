@@ -13,6 +13,7 @@ from app import create_app
 from app.extensions import db
 from app.queues import QUEUES
 from devtools.mailsink import serve
+from jobs import smtp
 from jobs.worker import AppSimpleWorker
 from tests import services
 from tests.helpers import HEALTHZ_TOKEN
@@ -121,6 +122,14 @@ def app(make_app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """Inside the app's context, as a job runs; the worker's SMTP connection is closed afterwards."""
+    with app.app_context():
+        yield app
+    smtp.close()
 
 
 @pytest.fixture

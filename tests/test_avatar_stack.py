@@ -38,10 +38,10 @@ def status_of_latest(app):
 
 
 def worker_elsewhere(app_env, tmp_path):
-    """The Procfile's worker with a working directory of its own: it finds nothing web wrote to disk."""
+    """The Procfile's worker-bulk (avatars) with a working directory of its own: it finds nothing web wrote."""
     elsewhere = tmp_path / "another-host"
     elsewhere.mkdir(exist_ok=True)
-    return Process("worker", {**app_env, "PYTHONPATH": ROOT}, str(tmp_path), cwd=str(elsewhere)).start()
+    return Process("worker-bulk", {**app_env, "PYTHONPATH": ROOT}, str(tmp_path), cwd=str(elsewhere)).start()
 
 
 @pytest.mark.processes

@@ -25,7 +25,7 @@ from tests.services import Process, RedisServer, flask_cli, wait_until
 # rq-scheduler's crontab warning, silenced in the scheduler process (asserted below); pytest resets filters.
 pytestmark = pytest.mark.filterwarnings("ignore:Version 0.22.0:FutureWarning")
 
-NAMES = ["stats", "stats-today", "backup", "cleanup", "outbox-redrive"]
+NAMES = ["stats", "stats-today", "backup", "cleanup", "outbox-redrive", "avatar-redrive"]
 
 
 def at(iso):
@@ -72,7 +72,8 @@ def test_sync_is_idempotent_and_replaces_changed_or_removed_jobs(app):
 
         changed = [replace(e, interval=120) if e.name == "outbox-redrive" else e for e in entries]
         sync(scheduler, changed, "UTC")
-        old, new = entries[-1].job_id("UTC"), changed[-1].job_id("UTC")
+        redrive = NAMES.index("outbox-redrive")
+        old, new = entries[redrive].job_id("UTC"), changed[redrive].job_id("UTC")
         assert old != new and new in registered(connection) and old not in registered(connection)
         assert not connection.exists(f"rq:job:{old}")
 
@@ -275,7 +276,7 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
         db.session.commit()
     connection = Redis.from_url(redis_server.url)
     assert Process("release", app_env, str(tmp_path)).run() == 0
-    worker = start("worker", app_env, tmp_path)
+    worker, bulk = start("worker", app_env, tmp_path), start("worker-bulk", app_env, tmp_path)
     scheduler = None
     try:
         for _ in range(3):
@@ -301,7 +302,7 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
             assert list(copy.scalars(text('SELECT username FROM "user" ORDER BY id'))) == ["op0", "op1", "op2"]
         engine.dispose()
 
-        for name in ("stats", "stats-today", "cleanup", "outbox-redrive"):
+        for name in ("stats", "stats-today", "cleanup", "outbox-redrive", "avatar-redrive"):
             result = flask_cli("jobs", "run", name, "--wait", env=app_env)
             assert result.returncode == 0, result.stdout + result.stderr
             assert ": finished: " in result.stdout
@@ -310,6 +311,7 @@ def test_operator_runs_every_job_with_the_procfile_processes(make_app, app_env, 
         if scheduler:
             scheduler.stop()
         worker.stop()
+        bulk.stop()
     assert "Traceback" not in worker.log() + scheduler.log()
 
 
@@ -319,7 +321,7 @@ def test_jobs_run_wait_reports_a_failed_job_and_exits_non_zero(app_env, tmp_path
     blocker.write_text("a file where the backup directory should be")
     env = {**app_env, "BACKUP_DIR": str(blocker)}  # the backup job cannot write anywhere
     assert Process("release", env, str(tmp_path)).run() == 0
-    worker = start("worker", env, tmp_path)
+    worker = start("worker-bulk", env, tmp_path)
     try:
         wait_until(lambda: Worker.count(connection=Redis.from_url(env["REDIS_URL"])), message="worker up")
         result = flask_cli("jobs", "run", "backup", "--wait", "--timeout", "60", env=env)

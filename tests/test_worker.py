@@ -58,7 +58,7 @@ def test_worker_enforces_the_job_timeout_and_keeps_working(app_env, redis_server
     redis.flushdb()
     worker = Process("worker", {**app_env, "WORKER_CONCURRENCY": "1"}, str(tmp_path)).start()
     try:
-        queue = Queue("maintenance", connection=redis)
+        queue = Queue("default", connection=redis)
         stuck = queue.enqueue(nap, 30, job_timeout=1)
         after = Queue("mail", connection=redis).enqueue(stamp, "test:after")
         wait_until(lambda: stuck.get_status(refresh=True) == JobStatus.FAILED, timeout=30,

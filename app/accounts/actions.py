@@ -95,8 +95,7 @@ def set_avatar(user, data):
     db.session.add(upload)
     db.session.commit()
     try:
-        get_queue("avatars").enqueue("jobs.avatar.process", upload.id, job_timeout=AVATAR_JOB_TIMEOUT,
-                                     result_ttl=0)
+        queue_avatar(upload.id)
     except Exception as exc:  # Redis down or timed out
         log.warning("avatar upload %s not queued: %s", upload.id, exc)
         upload.status, upload.error, upload.data, upload.processed_at = AvatarUpload.FAILED, "not_queued", None, utcnow()
@@ -109,3 +108,13 @@ def remove_avatar(user, commit=True):
     db.session.execute(delete(AvatarPicture).where(AvatarPicture.user_id == user.id))
     if commit:
         db.session.commit()
+
+
+def queue_avatar(upload_id):
+    """Queue an upload's processing under a stable id, so jobs/avatar.py's redrive can tell whether it is lost."""
+    return get_queue("avatars").enqueue("jobs.avatar.process", upload_id, job_id=avatar_job_id(upload_id),
+                                        job_timeout=AVATAR_JOB_TIMEOUT, result_ttl=0)
+
+
+def avatar_job_id(upload_id):
+    return f"avatar-{upload_id}"
