@@ -78,7 +78,7 @@ def deliver(rows):
                 outcomes["released"] += len(ready) - position
                 break
             try:
-                smtp.send_message(message)
+                smtp.sender().send(message)
             except Exception as exc:  # the job timeout included: every failure is recorded, none loses the mail
                 outcomes[record_failure(row, smtp.describe(exc), permanent=smtp.is_permanent(exc))] += 1
                 continue

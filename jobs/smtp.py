@@ -1,4 +1,4 @@
-"""One SMTP connection per worker process, kept open between jobs and replaced when it cannot be trusted.
+"""One SMTP connection per worker process (a Sender kept with the worker's app), open between jobs, replaced when untrusted.
 
 Flask-Mail opens a connection per message and sets no timeout; both matter at hundreds of mails a
 second and when a provider accepts a connection and then never answers.
@@ -30,52 +30,58 @@ class TimeoutConnection(Connection):
         return host
 
 
-_cached = {"connection": None, "used_at": 0.0, "key": None}
-
-
 def settings_key():
     config = current_app.config
     return tuple(config[name] for name in ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL",
                                            "MAIL_USERNAME", "MAIL_TIMEOUT"))
 
 
-def reusable(connection):
-    """Idle sessions are not trusted for long, and one the server has written to (a 421 or a close) is over."""
-    if connection is None or connection.host is None or connection.host.sock is None:
-        return False
-    if time.monotonic() - _cached["used_at"] > IDLE_SECONDS:
-        return False
-    readable, _, _ = select.select([connection.host.sock], [], [], 0)
-    return not readable
+class Sender:
+    """The worker's SMTP session: opened on the first mail, kept between jobs, replaced when untrusted."""
 
+    def __init__(self):
+        self.connection, self.used_at, self.key = None, 0.0, None
 
-def close():
-    connection = _cached["connection"]
-    _cached["connection"] = None
-    if connection is not None and connection.host is not None:
+    def reusable(self):
+        """Idle sessions are not trusted for long, and one the server has written to (a 421 or a close) is over."""
+        connection = self.connection
+        if connection is None or connection.host is None or connection.host.sock is None:
+            return False
+        if time.monotonic() - self.used_at > IDLE_SECONDS:
+            return False
+        readable, _, _ = select.select([connection.host.sock], [], [], 0)
+        return not readable
+
+    def close(self):
+        connection, self.connection = self.connection, None
+        if connection is not None and connection.host is not None:
+            try:
+                connection.host.close()
+            except OSError:
+                pass
+
+    def send(self, message):
+        """Send through the kept session, opening a fresh one when needed; every failure propagates.
+
+        A failed send is never repeated here: after a timeout or a lost reply the server may have taken
+        the mail, and only the outbox decides whether to try again.
+        """
+        key = settings_key()
+        if self.key != key or not self.reusable():
+            self.close()
+            connection = TimeoutConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"])
+            self.connection, self.key = connection.__enter__(), key
         try:
-            connection.host.close()
-        except OSError:
-            pass
+            self.connection.send(message)
+        except BaseException:
+            self.close()  # the session's state is unknown after any error, the job timeout included
+            raise
+        self.used_at = time.monotonic()
 
 
-def send_message(message):
-    """Send through the cached connection, opening a fresh one when needed; every failure propagates.
-
-    A failed send is never repeated here: after a timeout or a lost reply the server may have taken the
-    mail, and only the outbox decides whether to try again.
-    """
-    key = settings_key()
-    if _cached["key"] != key or not reusable(_cached["connection"]):
-        close()
-        connection = TimeoutConnection(current_app.extensions["mail"], current_app.config["MAIL_TIMEOUT"])
-        _cached["connection"], _cached["key"] = connection.__enter__(), key
-    try:
-        _cached["connection"].send(message)
-    except BaseException:
-        close()  # the session's state is unknown after any error, the job timeout included
-        raise
-    _cached["used_at"] = time.monotonic()
+def sender():
+    """The Sender of this process's app: a worker creates its app once (jobs/worker.py) and keeps it."""
+    return current_app.extensions.setdefault("smtp_sender", Sender())
 
 
 def is_permanent(exc):

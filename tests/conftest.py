@@ -129,7 +129,7 @@ def ctx(app):
     """Inside the app's context, as a job runs; the worker's SMTP connection is closed afterwards."""
     with app.app_context():
         yield app
-    smtp.close()
+        smtp.sender().close()
 
 
 @pytest.fixture

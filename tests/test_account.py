@@ -37,7 +37,8 @@ def test_every_account_form_refuses_a_post_without_its_csrf_token(app, client, m
     me = logged_in(app)
     for path in ("/account/password", "/account/email", "/account/sessions", "/account/delete"):
         assert me.post(path, data={"current_password": PASSWORD}).status_code == 400, path
-    assert len(users(app)) == 1 and opens_account(me)
+    assert len(users(app)) == 1
+    assert opens_account(me)
 
 
 def test_change_password_ends_other_sessions_keeps_this_one_and_sends_a_notice(app, client, mailbox, run_jobs):
@@ -45,14 +46,17 @@ def test_change_password_ends_other_sessions_keeps_this_one_and_sends_a_notice(a
     me, other = logged_in(app, remember=True), logged_in(app, remember=True)
     response = post_form(me, "/account/password", current_password=PASSWORD, password=NEW_PASSWORD,
                          confirm=NEW_PASSWORD)
-    assert response.status_code == 303 and response.headers["Location"] == "/account"
-    assert opens_account(me) and not opens_account(other)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert opens_account(me)
+    assert not opens_account(other)
     # This device keeps "remember me": the new remember cookie alone opens the account.
     remembered = app.test_client()
     remembered.set_cookie("remember_token", me.get_cookie("remember_token").value)
     assert opens_account(remembered)
     notice = deliver(run_jobs, mailbox, count=2)[1]
-    assert notice.recipients == ["alice@example.com"] and notice.subject == "Your password was changed"
+    assert notice.recipients == ["alice@example.com"]
+    assert notice.subject == "Your password was changed"
     assert "changed on your account page" in notice.text
     assert login(app.test_client()).status_code == 400
     assert login(app.test_client(), password=NEW_PASSWORD).status_code == 303
@@ -64,11 +68,15 @@ def test_change_password_refuses_a_wrong_current_password_or_a_weak_new_one(app,
     me = logged_in(app)
     wrong = post_form(me, "/account/password", current_password="not it at all", password=NEW_PASSWORD,
                       confirm=NEW_PASSWORD)
-    assert wrong.status_code == 400 and "This is not your current password." in page_of(wrong)
-    assert NEW_PASSWORD not in page_of(wrong) and "not it at all" not in page_of(wrong)  # passwords are not echoed
+    assert wrong.status_code == 400
+    assert "This is not your current password." in page_of(wrong)
+    assert NEW_PASSWORD not in page_of(wrong)
+    assert "not it at all" not in page_of(wrong)  # passwords are not echoed
     weak = post_form(me, "/account/password", current_password=PASSWORD, password="qwerty123", confirm="qwerty123")
-    assert weak.status_code == 400 and "most common" in page_of(weak)
-    assert login(app.test_client()).status_code == 303 and len(outbox(app)) == 1  # nothing changed, nothing sent
+    assert weak.status_code == 400
+    assert "most common" in page_of(weak)
+    assert login(app.test_client()).status_code == 303
+    assert len(outbox(app)) == 1  # nothing changed, nothing sent
 
 
 def test_change_email_takes_effect_through_the_link_sent_to_the_new_address(app, client, mailbox, run_jobs):
@@ -78,20 +86,25 @@ def test_change_email_takes_effect_through_the_link_sent_to_the_new_address(app,
     assert response.status_code == 303
     assert "alice.new@example.com" not in page_of(me.get("/account")).split("<dl>")[1]  # not yet
     mail = deliver(run_jobs, mailbox, count=2)[1]
-    assert mail.recipients == ["alice.new@example.com"] and mail.subject == "Confirm your new email address"
+    assert mail.recipients == ["alice.new@example.com"]
+    assert mail.subject == "Confirm your new email address"
     path = link_in(mail)
     assert path.startswith("/account/email/")
     stranger = app.test_client()  # the link works in any browser: the mailbox is the proof
     page = stranger.get(path)
-    assert page.status_code == 200 and "Use this address" in page_of(page)
+    assert page.status_code == 200
+    assert "Use this address" in page_of(page)
     assert users(app)[0].email == "alice@example.com"  # opening the link changes nothing
     answer = confirm(stranger, path)
-    assert answer.status_code == 303 and answer.headers["Location"] == "/auth/login"
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/auth/login"
     assert users(app)[0].email == "alice.new@example.com"
-    assert not opens_account(me) and not opens_account(other)
+    assert not opens_account(me)
+    assert not opens_account(other)
     assert stranger.get(path).status_code == 400  # single use
     notice = deliver(run_jobs, mailbox, count=3)[2]
-    assert notice.recipients == ["alice@example.com"] and notice.subject == "Your email address was changed"
+    assert notice.recipients == ["alice@example.com"]
+    assert notice.subject == "Your email address was changed"
     assert "alice.new@example.com" in notice.text
     assert login(app.test_client(), "alice.new@example.com").status_code == 303
     assert login(app.test_client(), "alice@example.com").status_code == 400
@@ -103,7 +116,8 @@ def test_confirming_in_the_same_browser_keeps_it_logged_in(app, client, mailbox,
     me = logged_in(app)
     post_form(me, "/account/email", email="new@example.com", current_password=PASSWORD)
     answer = confirm(me, link_in(deliver(run_jobs, mailbox, count=2)[1]))
-    assert answer.status_code == 303 and answer.headers["Location"] == "/account"
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/account"
     assert "new@example.com" in page_of(me.get("/account"))
 
 
@@ -117,7 +131,8 @@ def test_change_email_to_a_taken_address_looks_the_same_and_tells_its_owner(app,
     assert (taken.status_code, taken.headers["Location"]) == (free.status_code, free.headers["Location"])
     mails = sorted(deliver(run_jobs, mailbox, count=2), key=lambda m: m.recipients)
     assert [m.recipients for m in mails] == [["bob@example.com"], ["free@example.com"]]
-    assert mails[0].subject == "Someone tried to use your address" and "/account/email/" not in mails[0].text
+    assert mails[0].subject == "Someone tried to use your address"
+    assert "/account/email/" not in mails[0].text
     assert sorted(u.email for u in users(app)) == ["alice@example.com", "bob@example.com"]
 
 
@@ -125,12 +140,15 @@ def test_change_email_keeps_what_was_typed_when_refused(app, client, mailbox, ru
     register_verified(client, run_jobs, mailbox)
     me = logged_in(app)
     wrong = post_form(me, "/account/email", email="typed@example.com", current_password="not my password")
-    assert wrong.status_code == 400 and 'value="typed@example.com"' in page_of(wrong)
+    assert wrong.status_code == 400
+    assert 'value="typed@example.com"' in page_of(wrong)
     assert "This is not your current password." in page_of(wrong)
     same = post_form(me, "/account/email", email="ALICE@example.com", current_password=PASSWORD)
-    assert same.status_code == 400 and "already your address" in page_of(same)
+    assert same.status_code == 400
+    assert "already your address" in page_of(same)
     junk = post_form(me, "/account/email", email="not an address", current_password=PASSWORD)
-    assert junk.status_code == 400 and 'value="not an address"' in page_of(junk)
+    assert junk.status_code == 400
+    assert 'value="not an address"' in page_of(junk)
     assert len(outbox(app)) == 1
 
 
@@ -141,7 +159,8 @@ def test_an_address_taken_before_the_link_is_used_is_refused_with_409(app, clien
     path = link_in(deliver(run_jobs, mailbox, count=2)[1])
     register_verified(app.test_client(), run_jobs, mailbox, username="carol", email="carol@example.com")
     refused = confirm(me, path)
-    assert refused.status_code == 409 and "carol@example.com" in page_of(refused)
+    assert refused.status_code == 409
+    assert "carol@example.com" in page_of(refused)
     assert sorted(u.email for u in users(app)) == ["alice@example.com", "carol@example.com"]
 
 
@@ -153,22 +172,26 @@ def test_an_unverified_sign_up_does_not_keep_the_address_from_its_owner(app, cli
     me = logged_in(app)
     post_form(me, "/account/email", email="mine@example.com", current_password=PASSWORD)
     mail = deliver(run_jobs, mailbox)[0]
-    assert mail.recipients == ["mine@example.com"] and mail.subject == "Confirm your new email address"
+    assert mail.recipients == ["mine@example.com"]
+    assert mail.subject == "Confirm your new email address"
     assert confirm(me, link_in(mail)).status_code == 303
     assert [(u.username, u.email) for u in users(app)] == [("alice", "mine@example.com")]
 
 
 def test_tampered_email_link_gets_a_friendly_page(client):
     response = client.get("/account/email/not-a-token")
-    assert response.status_code == 400 and "ask for a new link" in page_of(response)
+    assert response.status_code == 400
+    assert "ask for a new link" in page_of(response)
 
 
 def test_log_out_other_sessions_keeps_only_this_one(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     me, laptop, phone = logged_in(app), logged_in(app), logged_in(app, remember=True)
     response = post_form(me, "/account/sessions")
-    assert response.status_code == 303 and opens_account(me)
-    assert not opens_account(laptop) and not opens_account(phone)
+    assert response.status_code == 303
+    assert opens_account(me)
+    assert not opens_account(laptop)
+    assert not opens_account(phone)
 
 
 def test_delete_account_removes_the_data_and_pending_mail_and_confirms_by_mail(app, client, mailbox, run_jobs):
@@ -177,16 +200,22 @@ def test_delete_account_removes_the_data_and_pending_mail_and_confirms_by_mail(a
     post_form(me, "/account/email", email="pending@example.com", current_password=PASSWORD)  # left unsent
     mailbox.reset()
     wrong = post_form(me, "/account/delete", current_password="not my password")
-    assert wrong.status_code == 400 and "This is not your current password." in page_of(wrong)
+    assert wrong.status_code == 400
+    assert "This is not your current password." in page_of(wrong)
     response = post_form(me, "/account/delete", current_password=PASSWORD)
-    assert response.status_code == 303 and response.headers["Location"] == "/"
-    assert users(app) == [] and not opens_account(me) and not opens_account(other)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert users(app) == []
+    assert not opens_account(me)
+    assert not opens_account(other)
     [row] = outbox(app)
-    assert row.kind == "account_deleted" and row.user_id is None
+    assert row.kind == "account_deleted"
+    assert row.user_id is None
     with app.app_context():
         assert db.session.scalars(select(Event.user_id).where(Event.user_id.is_not(None))).all() == []
     [mail] = deliver(run_jobs, mailbox)
-    assert mail.recipients == ["alice@example.com"] and mail.subject == "Your account is deleted"
+    assert mail.recipients == ["alice@example.com"]
+    assert mail.subject == "Your account is deleted"
     assert "alice" in mail.text
     assert login(app.test_client()).status_code == 400
     assert events(app, Event.ACCOUNT_DELETED) == 1

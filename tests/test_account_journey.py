@@ -27,8 +27,10 @@ def test_account_lifecycle_against_the_procfile_processes(site, mailbox):
     assert opens_account(thief)
     status, _, _ = me.submit("/account/password", current_password=PASSWORD, password=NEW_PASSWORD,
                              confirm=NEW_PASSWORD)
-    assert status == 303 and opens_account(me)
-    assert not opens_account(phone) and not opens_account(thief)
+    assert status == 303
+    assert opens_account(me)
+    assert not opens_account(phone)
+    assert not opens_account(thief)
     assert "changed on your account page" in mail_to(mailbox, "journey@example.com", "Your password was changed")
 
     # A new address: nothing changes until the link mailed there is used; the old address is told.
@@ -45,12 +47,14 @@ def test_account_lifecycle_against_the_procfile_processes(site, mailbox):
     thief = copy_of(me)
     status, _, page = me.request("/account")
     assert me.request("/auth/logout", hidden_inputs(page))[0] == 303
-    assert not opens_account(me) and not opens_account(thief)
+    assert not opens_account(me)
+    assert not opens_account(thief)
 
     # Deletion: the account is gone and the address gets a confirmation.
     me = logged_in(base, "moved@example.com", NEW_PASSWORD)
     status, _, _ = me.submit("/account/delete", current_password=NEW_PASSWORD)
-    assert status == 303 and not opens_account(me)
+    assert status == 303
+    assert not opens_account(me)
     assert "your account is deleted" in mail_to(mailbox, "moved@example.com", "Your account is deleted")
     status, _, _ = Visitor(base).submit("/auth/login", login="moved@example.com", password=NEW_PASSWORD)
     assert status == 400

@@ -1,4 +1,4 @@
-"""Migrations 0002 (session tokens), 0004 (login sessions) and 0008 (hashed login ids) upgrade a database that holds accounts, on SQLite and PostgreSQL."""
+"""Migrations 0002 (session tokens), 0004 (login sessions) and 0008 (hashed login ids) on SQLite and PostgreSQL."""
 import uuid
 
 import pytest
@@ -42,7 +42,9 @@ def test_upgrade_gives_existing_accounts_working_session_tokens(old_app):
         db.session.commit()
         upgrade()
         tokens = db.session.execute(text('SELECT session_token FROM "user"')).scalars().all()
-        assert len(tokens) == 2 and len(set(tokens)) == 2 and all(len(t) >= 40 for t in tokens)
+        assert len(tokens) == 2
+        assert len(set(tokens)) == 2
+        assert all(len(t) >= 40 for t in tokens)
         # The table rebuild kept what refers to it and what it enforces.
         assert db.session.execute(text("SELECT user_id FROM event")).scalar() == 1
         for name, token in (("ALICE", "another"), ("carol", tokens[0]), ("dave", None)):
@@ -53,7 +55,8 @@ def test_upgrade_gives_existing_accounts_working_session_tokens(old_app):
                                     "at": "2026-11-01 10:00:00", "t": token})
             db.session.rollback()
     client = old_app.test_client()
-    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+    assert login(client, "alice").status_code == 303
+    assert client.get("/account").status_code == 200
 
 
 def test_downgrade_and_upgrade_again(old_app):
@@ -74,7 +77,8 @@ def test_login_sessions_are_added_and_go_with_their_account(old_app):
         upgrade(revision=SESSION_TOKENS)
         upgrade()
     client = old_app.test_client()
-    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+    assert login(client, "alice").status_code == 303
+    assert client.get("/account").status_code == 200
     with old_app.app_context():
         assert db.session.execute(text("SELECT count(*) FROM login_session")).scalar() == 1
         db.session.execute(text('DELETE FROM "user"'))  # the foreign key takes the login with it
@@ -102,7 +106,8 @@ def test_0008_empties_the_raw_login_ids_and_adds_last_seen(old_app):
         assert "last_seen_at" in {c["name"] for c in inspect(db.engine).get_columns("login_session")}
         db.session.rollback()
     client = old_app.test_client()
-    assert login(client, "alice").status_code == 303 and client.get("/account").status_code == 200
+    assert login(client, "alice").status_code == 303
+    assert client.get("/account").status_code == 200
     with old_app.app_context():
         db.session.rollback()
         downgrade(revision="0007_avatars")

@@ -79,4 +79,5 @@ def test_admin_sees_the_chart_and_retries_a_failed_job_by_its_button(web, seeded
                 assert phone.evaluate("document.documentElement.scrollWidth") <= 360, path  # tables scroll in their box
         finally:
             browser.close()
-    assert job_id in queue.get_job_ids() and job_id not in FailedJobRegistry(queue=queue)
+    assert job_id in queue.get_job_ids()
+    assert job_id not in FailedJobRegistry(queue=queue)

@@ -3,8 +3,10 @@ import base64
 import re
 import statistics
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from freezegun import freeze_time
 from redis import Redis
 
 from app.accounts import passwords
@@ -29,7 +31,8 @@ from tests.helpers import (
 
 def test_register_queues_mail_and_answers_303(app, client, redis_server, mailbox, run_jobs):
     response = register(client, username="Alice", email="Alice@Example.com")
-    assert response.status_code == 303 and response.headers["Location"] == "/auth/check-email"
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/auth/check-email"
     [user] = users(app)
     assert (user.username, user.email, user.is_verified) == ("Alice", "alice@example.com", False)  # addresses are stored lower-cased
     assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -39,12 +42,17 @@ def test_register_queues_mail_and_answers_303(app, client, redis_server, mailbox
     assert mailbox.messages == []  # the request talked to no SMTP server
     assert events(app, Event.REGISTERED) == 1
     page = client.get("/auth/check-email").get_data(as_text=True)
-    assert "alice@example.com" in page and 'autocomplete="one-time-code"' in page
+    assert "alice@example.com" in page
+    assert 'autocomplete="one-time-code"' in page
 
     [mail] = deliver(run_jobs, mailbox)
-    assert mail.recipients == ["alice@example.com"] and mail.sender == "no-reply@signup.test"
-    assert mail.subject == "Confirm your email address" and mail.html and "Confirm my address" in mail.html
-    assert outbox(app)[0].status == OutboxMail.SENT and events(app, Event.MAIL_SENT) == 1
+    assert mail.recipients == ["alice@example.com"]
+    assert mail.sender == "no-reply@signup.test"
+    assert mail.subject == "Confirm your email address"
+    assert mail.html
+    assert "Confirm my address" in mail.html
+    assert outbox(app)[0].status == OutboxMail.SENT
+    assert events(app, Event.MAIL_SENT) == 1
 
 
 def test_verify_token_carries_no_readable_secret(app, client, mailbox, run_jobs):
@@ -53,20 +61,25 @@ def test_verify_token_carries_no_readable_secret(app, client, mailbox, run_jobs)
     payload = base64.urlsafe_b64decode(token.split(".")[0] + "==").decode()
     user = users(app)[0]
     assert re.fullmatch(rf'\[{user.id},"[0-9a-f]{{16}}"\]', payload)
-    assert "alice" not in payload and user.password_hash[-16:] not in payload
+    assert "alice" not in payload
+    assert user.password_hash[-16:] not in payload
 
 
 def test_verify_link_get_changes_nothing_post_verifies_once(app, client, mailbox, run_jobs):
     register(client)
     path = link_in(deliver(run_jobs, mailbox)[0])
     page = client.get(path)
-    assert page.status_code == 200 and "Confirm my address" in page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Confirm my address" in page.get_data(as_text=True)
     assert not users(app)[0].is_verified
     response = confirm(client, path)
-    assert response.status_code == 303 and response.headers["Location"] == "/auth/login"
-    assert users(app)[0].is_verified and events(app, Event.VERIFIED) == 1
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/auth/login"
+    assert users(app)[0].is_verified
+    assert events(app, Event.VERIFIED) == 1
     again = client.get(path)
-    assert again.status_code == 400 and "/auth/resend" in again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert "/auth/resend" in again.get_data(as_text=True)
 
 
 def test_verify_post_needs_csrf(app, client, mailbox, run_jobs):
@@ -85,15 +98,25 @@ def test_tampered_verify_link_gets_a_friendly_page(client, mailbox, run_jobs, ma
     assert "ask for a new confirmation mail" in response.get_data(as_text=True)
 
 
-def test_expired_verify_link_is_refused(make_app, mailbox, run_jobs):
-    app = make_app()
-    client = app.test_client()
+@pytest.mark.parametrize("purpose", ["verify", "reset"])
+def test_a_mailed_link_past_its_age_is_refused_even_with_its_form_open(app, client, mailbox, run_jobs, purpose):
     register(client)
-    path = link_in(deliver(run_jobs, mailbox)[0])
-    app.config["VERIFY_TOKEN_MAX_AGE"] = -1
-    assert client.get(path).status_code == 400
-    assert confirm(client, "/auth/verify/x").status_code == 400
-    assert not users(app)[0].is_verified
+    mail = deliver(run_jobs, mailbox)[0]
+    if purpose == "reset":
+        assert post_form(client, "/auth/forgot", email="alice@example.com").status_code == 303
+        mail = deliver(run_jobs, mailbox, count=2)[1]
+    path = link_in(mail)
+    page = client.get(path)
+    assert page.status_code == 200  # valid now: its form is shown
+    fields = {**hidden_inputs(page.get_data(as_text=True)), "password": "a brand new passphrase",
+              "confirm": "a brand new passphrase"}
+    max_age = app.config["VERIFY_TOKEN_MAX_AGE" if purpose == "verify" else "RESET_TOKEN_MAX_AGE"]
+    with freeze_time(datetime.now(timezone.utc) + timedelta(seconds=max_age + 60)):
+        assert client.get(path).status_code == 400
+        assert client.post(path, data=fields).status_code == 400
+    [user] = users(app)
+    assert not user.is_verified
+    assert passwords.verify_password(user.password_hash, PASSWORD)
 
 
 def test_code_from_the_mail_verifies_once(app, client, mailbox, run_jobs):
@@ -102,7 +125,8 @@ def test_code_from_the_mail_verifies_once(app, client, mailbox, run_jobs):
     other = app.test_client()  # a phone: no session from the sign-up
     response = other.post("/auth/verify-code", data={**form_page(other, "/auth/check-email"),
                                                      "email": "alice@example.com", "code": code})
-    assert response.status_code == 303 and users(app)[0].is_verified
+    assert response.status_code == 303
+    assert users(app)[0].is_verified
     again = other.post("/auth/verify-code", data={**form_page(other, "/auth/check-email"),
                                                   "email": "alice@example.com", "code": code})
     assert again.status_code == 400
@@ -115,16 +139,19 @@ def test_code_has_an_attempt_budget(app, client, mailbox, run_jobs):
     for _ in range(5):
         response = client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"),
                                                           "email": "alice@example.com", "code": wrong})
-        assert response.status_code == 400 and "wrong, used or expired" in response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert "wrong, used or expired" in response.get_data(as_text=True)
     response = client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"),
                                                       "email": "alice@example.com", "code": code})
-    assert response.status_code == 400 and not users(app)[0].is_verified
+    assert response.status_code == 400
+    assert not users(app)[0].is_verified
 
 
 def test_code_for_unknown_address_answers_like_a_wrong_code(client):
     response = client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"),
                                                       "email": "nobody@example.com", "code": "123456"})
-    assert response.status_code == 400 and "wrong, used or expired" in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "wrong, used or expired" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("fields,field,message", [
@@ -147,12 +174,15 @@ def test_invalid_registration_keeps_input_and_creates_nothing(app, client, mailb
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     error = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', page)
-    assert error and message in error.group(1).replace("&#39;", "'")
+    assert error
+    assert message in error.group(1).replace("&#39;", "'")
     if field != "username":
         assert f'value="{data["username"]}"' in page
     for name in ("password", "confirm"):  # passwords are never sent back
         assert re.search(rf'<input[^>]*name="{name}"[^>]*value=""', page)
-    assert users(app) == [] and outbox(app) == [] and mailbox.messages == []
+    assert users(app) == []
+    assert outbox(app) == []
+    assert mailbox.messages == []
 
 
 def test_passwords_are_never_rendered_back(client):
@@ -178,7 +208,8 @@ def test_taken_address_answers_the_same_and_warns_its_owner(app, client, mailbox
     assert sorted(u.username for u in users(app)) == ["alice", "carol"]
     mails = deliver(run_jobs, mailbox, count=2)
     warning = [m for m in mails if m.recipients == ["alice@example.com"]][0]
-    assert "someone (perhaps you) tried to sign up" in warning.text and "/auth/forgot" in warning.text
+    assert "someone (perhaps you) tried to sign up" in warning.text
+    assert "/auth/forgot" in warning.text
     assert "/auth/verify/" not in warning.text
     alice = [u for u in users(app) if u.username == "alice"][0]
     assert passwords.verify_password(alice.password_hash, PASSWORD)  # nothing about the account changed
@@ -187,7 +218,8 @@ def test_taken_address_answers_the_same_and_warns_its_owner(app, client, mailbox
 def test_taken_username_is_reported_case_insensitively(app, client):
     register(client)
     response = register(app.test_client(), username="ALICE", email="other@example.com")
-    assert response.status_code == 400 and "This username is taken" in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "This username is taken" in response.get_data(as_text=True)
     assert len(users(app)) == 1
 
 
@@ -231,21 +263,25 @@ def test_resend_answers_the_same_for_any_address(app, client, mailbox, run_jobs)
     # Once verified (and within the cooldown anyway), nothing more is sent.
     post_form(client, "/auth/resend", email="alice@example.com")
     run_jobs()
-    assert len(mailbox.messages) == 2 and len(outbox(app)) == 2
+    assert len(mailbox.messages) == 2
+    assert len(outbox(app)) == 2
 
 
 def test_login_by_username_or_email_then_logout(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     response = login(client, "ALICE@example.com")
-    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
     page = client.get("/account").get_data(as_text=True)
-    assert "alice" in page and "alice@example.com" in page
+    assert "alice" in page
+    assert "alice@example.com" in page
     assert events(app, Event.LOGIN_OK) == 1
     assert client.get("/auth/logout").status_code == 405  # logout is a POST
     token = hidden_inputs(page)["csrf_token"]
     assert client.post("/auth/logout", data={}).status_code == 400
     assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 303
-    assert client.get("/account").status_code == 302 and events(app, Event.LOGOUT) == 1
+    assert client.get("/account").status_code == 302
+    assert events(app, Event.LOGOUT) == 1
     assert login(client, "Alice").status_code == 303
 
 
@@ -269,7 +305,9 @@ def test_unverified_account_is_refused_with_a_resend_link(app, client, mailbox, 
     register(client)
     response = login(client)
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "not confirmed yet" in page and "/auth/resend" in page
+    assert response.status_code == 400
+    assert "not confirmed yet" in page
+    assert "/auth/resend" in page
     assert client.get("/account").status_code == 302
 
 
@@ -281,7 +319,8 @@ def test_next_only_leads_to_a_local_path(client, mailbox, run_jobs, target, expe
     register_verified(client, run_jobs, mailbox)
     from urllib.parse import quote
     response = login(client, query="?next=" + quote(target, safe=""))
-    assert response.status_code == 303 and response.headers["Location"] == expected
+    assert response.status_code == 303
+    assert response.headers["Location"] == expected
 
 
 def test_remember_me_sets_a_persistent_cookie(client, mailbox, run_jobs):
@@ -295,7 +334,8 @@ def test_remember_me_sets_a_persistent_cookie(client, mailbox, run_jobs):
 
 def test_account_requires_login(client):
     response = client.get("/account")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login?next=")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=")
 
 
 def test_code_guesses_are_budgeted_per_address_across_new_codes(app, client, mailbox, run_jobs):
@@ -310,7 +350,9 @@ def test_code_guesses_are_budgeted_per_address_across_new_codes(app, client, mai
         client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"), **guess})
     response = client.post("/auth/verify-code", data={**form_page(client, "/auth/check-email"), **guess,
                                                       "code": code})  # the 11th try: RATELIMIT_CODE_PER_EMAIL
-    assert response.status_code == 429 and response.headers["Retry-After"] and not users(app)[0].is_verified
+    assert response.status_code == 429
+    assert response.headers["Retry-After"]
+    assert not users(app)[0].is_verified
 
 
 def test_form_fields_and_autocomplete_hints_match_the_contract(client):

@@ -59,9 +59,12 @@ def test_an_upload_waits_for_a_worker_and_one_on_another_host_processes_it(app, 
         wait_until(lambda: status_of_latest(app) == AvatarUpload.DONE, timeout=60, message="the avatar processed")
         src = re.search(r'src="(/avatars/[0-9a-f]{64}\.webp)"', client.get("/account").get_data(as_text=True)).group(1)
         served = Image.open(io.BytesIO(client.get(src).data))
-        assert served.size == (128, 128) and not served.getexif() and "icc_profile" not in served.info
+        assert served.size == (128, 128)
+        assert not served.getexif()
+        assert "icc_profile" not in served.info
         green, red = served.convert("RGB").getpixel((120, 5)), served.convert("RGB").getpixel((5, 5))
-        assert green[1] > 150 > green[0] and red[0] > 150 > red[1]  # upright: orientation 6 applied
+        assert green[1] > 150 > green[0]
+        assert red[0] > 150 > red[1]  # upright: orientation 6 applied
 
         upload(client, pictures.truncated_jpeg(), "broken.jpg")  # fails in the worker...
         wait_until(lambda: status_of_latest(app) == AvatarUpload.FAILED, timeout=60, message="the failure noted")
@@ -86,7 +89,9 @@ def test_gunicorn_refuses_a_far_larger_upload_with_413_before_it_is_sent(app_env
     finally:
         web.stop(timeout=10)
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413") and b"Too much at once" in body and b"at most 10 MB" in body
+    assert head.startswith(b"HTTP/1.1 413")
+    assert b"Too much at once" in body
+    assert b"at most 10 MB" in body
 
 
 @pytest.mark.processes

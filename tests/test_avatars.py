@@ -48,26 +48,39 @@ def picture_urls(page):
 
 def test_a_phone_photo_becomes_an_upright_square_without_metadata(app, account, run_jobs):
     response = upload(account, pictures.phone_jpeg())
-    assert response.status_code == 303 and response.headers["Location"] == "/account"
-    assert latest(app).status == AvatarUpload.PENDING and latest(app).data is not None
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/account"
+    assert latest(app).status == AvatarUpload.PENDING
+    assert latest(app).data is not None
     page = account.get("/account").get_data(as_text=True)
-    assert "being processed" in page and "/avatars/default/AL/" in page  # the default stays until it is done
+    assert "being processed" in page
+    assert "/avatars/default/AL/" in page  # the default stays until it is done
     run_jobs()
-    assert latest(app).status == AvatarUpload.DONE and latest(app).data is None  # the raw upload is gone
+    assert latest(app).status == AvatarUpload.DONE
+    assert latest(app).data is None  # the raw upload is gone
     sizes = stored(app)
     assert sorted(sizes) == [64, 128, 256]
     page = account.get("/account").get_data(as_text=True)
-    assert "being processed" not in page and f"/avatars/{sizes[128]}.webp" in picture_urls(page)
+    assert "being processed" not in page
+    assert f"/avatars/{sizes[128]}.webp" in picture_urls(page)
     response = account.get(f"/avatars/{sizes[256]}.webp")
-    assert response.status_code == 200 and response.headers["Content-Type"] == "image/webp"
-    assert response.headers["Cache-Control"] == FOREVER and response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/webp"
+    assert response.headers["Cache-Control"] == FOREVER
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     served = Image.open(io.BytesIO(response.data))
-    assert served.format == "WEBP" and served.size == (256, 256)
-    assert not served.getexif() and "icc_profile" not in served.info and "xmp" not in served.info
-    assert b"Phone" not in response.data and b"Exif" not in response.data
+    assert served.format == "WEBP"
+    assert served.size == (256, 256)
+    assert not served.getexif()
+    assert "icc_profile" not in served.info
+    assert "xmp" not in served.info
+    assert b"Phone" not in response.data
+    assert b"Exif" not in response.data
     rgb = served.convert("RGB")  # stored sideways with orientation 6: green is top-right once upright
-    assert _near(rgb.getpixel((240, 15)), pictures.GREEN) and _near(rgb.getpixel((15, 15)), pictures.RED)
-    assert _near(rgb.getpixel((15, 240)), pictures.RED) and _near(rgb.getpixel((240, 240)), pictures.RED)
+    assert _near(rgb.getpixel((240, 15)), pictures.GREEN)
+    assert _near(rgb.getpixel((15, 15)), pictures.RED)
+    assert _near(rgb.getpixel((15, 240)), pictures.RED)
+    assert _near(rgb.getpixel((240, 240)), pictures.RED)
 
 
 def _near(pixel, colour, tolerance=24):
@@ -78,7 +91,8 @@ def test_an_animated_gif_keeps_its_first_frame(app, account, run_jobs):
     assert upload(account, pictures.animated_gif(), "moving.gif").status_code == 303
     run_jobs()
     served = Image.open(io.BytesIO(account.get(f"/avatars/{stored(app)[64]}.webp").data))
-    assert getattr(served, "n_frames", 1) == 1 and _near(served.convert("RGB").getpixel((32, 32)), pictures.GREEN)
+    assert getattr(served, "n_frames", 1) == 1
+    assert _near(served.convert("RGB").getpixel((32, 32)), pictures.GREEN)
 
 
 @pytest.mark.parametrize("data, filename", [(pictures.NOT_A_PICTURE, "notes.txt"),
@@ -89,12 +103,14 @@ def test_files_that_are_not_pictures_are_refused_by_the_request(app, account, da
     assert response.status_code == 400
     assert "This file is not a JPEG, PNG, WebP or GIF picture." in response.get_data(as_text=True)
     with app.app_context():
-        assert latest(app) is None and get_queue("avatars").count == 0
+        assert latest(app) is None
+        assert get_queue("avatars").count == 0
 
 
 def test_the_form_without_a_file_says_so(app, account):
     response = account.post("/account/avatar", data=form_page(account, "/account"), content_type="multipart/form-data")
-    assert response.status_code == 400 and "Choose a picture to upload." in response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Choose a picture to upload." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -109,22 +125,27 @@ def test_a_picture_the_worker_cannot_use_fails_with_its_reason_and_the_last_good
     good = stored(app)
     assert upload(account, data, "bad.png").status_code == 303
     run_jobs()
-    assert latest(app).status == AvatarUpload.FAILED and latest(app).data is None
+    assert latest(app).status == AvatarUpload.FAILED
+    assert latest(app).data is None
     page = account.get("/account").get_data(as_text=True)
-    assert "Your last upload could not be used" in page and reason in page
-    assert stored(app) == good and f"/avatars/{good[128]}.webp" in picture_urls(page)
+    assert "Your last upload could not be used" in page
+    assert reason in page
+    assert stored(app) == good
+    assert f"/avatars/{good[128]}.webp" in picture_urls(page)
     registry = FailedJobRegistry("avatars", connection=Redis.from_url(redis_server.url))
     [job] = registry.get_job_ids()  # what the operator's dashboard lists, with a readable error
     assert "jobs.avatar.BadPicture" in Job.fetch(job, connection=registry.connection).latest_result().exc_string
     assert upload(account, pictures.animated_gif(), "next.gif").status_code == 303
     run_jobs()  # and the next picture is processed as usual
-    assert latest(app).status == AvatarUpload.DONE and stored(app) != good
+    assert latest(app).status == AvatarUpload.DONE
+    assert stored(app) != good
 
 
 def test_no_login_no_upload(app, client):
     fields = {**form_page(client, "/auth/login"), "avatar": (io.BytesIO(pictures.png()), "me.png")}  # a valid token
     response = client.post("/account/avatar", data=fields, content_type="multipart/form-data")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
     assert latest(app) is None
 
 
@@ -134,7 +155,8 @@ def test_no_csrf_token_no_upload(make_app, mailbox):
     client = app.test_client()
     response = client.post("/account/avatar", data={"avatar": (io.BytesIO(pictures.png()), "me.png")},
                            content_type="multipart/form-data")
-    assert response.status_code == 400 and latest(app) is None
+    assert response.status_code == 400
+    assert latest(app) is None
 
 
 def test_a_file_over_avatar_max_bytes_gets_a_readable_413(make_app, run_jobs, mailbox):
@@ -148,7 +170,9 @@ def test_a_file_over_avatar_max_bytes_gets_a_readable_413(make_app, run_jobs, ma
         response = upload(client, data, "big.png")
         assert response.status_code == 413
         page = response.get_data(as_text=True)
-        assert "Too much at once" in page and "at most 0" in page and "Traceback" not in page
+        assert "Too much at once" in page
+        assert "at most 0" in page
+        assert "Traceback" not in page
     assert latest(app) is None
 
 
@@ -157,10 +181,12 @@ def test_the_default_picture_is_drawn_initials_on_a_colour_of_the_account(app, a
     src = picture_urls(page)[0]
     assert re.fullmatch(r"/avatars/default/AL/\d+-128\.png", src)
     response = account.get(src)
-    assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/png"
     assert response.headers["Cache-Control"] == FOREVER
     drawn = Image.open(io.BytesIO(response.data))
-    assert drawn.format == "PNG" and drawn.size == (128, 128)
+    assert drawn.format == "PNG"
+    assert drawn.size == (128, 128)
     assert len(drawn.convert("RGB").getcolors(maxcolors=128 * 128)) > 2  # a background and the letters over it
     assert account.get("/avatars/default/<script>/1-128.png").status_code == 404
     assert account.get("/avatars/default/AL/1-100000.png").status_code == 404
@@ -171,7 +197,8 @@ def test_removing_the_picture_goes_back_to_the_default(app, account, run_jobs):
     run_jobs()
     digest = stored(app)[128]
     response = account.post("/account/avatar/remove", data=form_page(account, "/account"))
-    assert response.status_code == 303 and stored(app) == {}
+    assert response.status_code == 303
+    assert stored(app) == {}
     assert account.get(f"/avatars/{digest}.webp").status_code == 404
     assert "/avatars/default/AL/" in account.get("/account").get_data(as_text=True)
 
@@ -184,7 +211,8 @@ def test_deleting_the_account_removes_the_avatar(app, account, run_jobs):
     assert post_form(account, "/account/delete", current_password=PASSWORD).status_code == 303
     with app.app_context():
         left = [db.session.scalar(select(func.count()).select_from(table)) for table in (AvatarPicture, AvatarUpload)]
-    assert left == [0, 0] and account.get(f"/avatars/{digest}.webp").status_code == 404
+    assert left == [0, 0]
+    assert account.get(f"/avatars/{digest}.webp").status_code == 404
     run_jobs()  # the queued job finds nothing to do
     assert stored(app) == {}
 
@@ -193,10 +221,12 @@ def test_the_status_answers_what_the_page_shows(app, account, run_jobs):
     assert account.get("/account/avatar/status").get_json()["state"] == "none"
     upload(account, pictures.png())
     state = account.get("/account/avatar/status")
-    assert state.headers["Cache-Control"] == "no-store" and state.get_json()["state"] == "pending"
+    assert state.headers["Cache-Control"] == "no-store"
+    assert state.get_json()["state"] == "pending"
     run_jobs()
     state = account.get("/account/avatar/status").get_json()
-    assert state["state"] == "done" and state["src"] == f"/avatars/{stored(app)[128]}.webp"
+    assert state["state"] == "done"
+    assert state["src"] == f"/avatars/{stored(app)[128]}.webp"
     assert state["srcset"].endswith(f"/avatars/{stored(app)[256]}.webp 2x")
 
 

@@ -67,7 +67,8 @@ def test_sqlite_backup_is_a_sound_copy_taken_while_the_app_writes(make_app, tmp_
         thread.join()
     assert during > 0, "no commit went through while the backup ran: it blocked the writer"
     assert os.path.dirname(path) == str(tmp_path / "backups")
-    assert os.path.basename(path).startswith("backup-") and path.endswith(".sqlite3")
+    assert os.path.basename(path).startswith("backup-")
+    assert path.endswith(".sqlite3")
     assert backup.check_sqlite(path) is None
     assert not [name for name in os.listdir(tmp_path / "backups") if not name.startswith("backup-")]
     copy = sqlite3.connect(path)
@@ -128,7 +129,8 @@ def test_postgresql_backup_and_restore_through_pg_dump(make_app, postgres_server
         expected = snapshot()
         db.session.remove()
         db.engine.dispose()
-    assert path.endswith(".dump") and backup.check_dump(path) is None
+    assert path.endswith(".dump")
+    assert backup.check_dump(path) is None
     fresh = make_app(DATABASE_URL=postgres_server.create_database("fresh"))
     result = fresh.test_cli_runner().invoke(args=["backup", "restore", "--yes", path])
     assert result.exit_code == 0, result.output
@@ -139,4 +141,5 @@ def test_postgresql_backup_and_restore_through_pg_dump(make_app, postgres_server
         db.engine.dispose()
     (tmp_path / "bad.dump").write_bytes(b"PGDMP garbage")
     result = fresh.test_cli_runner().invoke(args=["backup", "restore", "--yes", str(tmp_path / "bad.dump")])
-    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")

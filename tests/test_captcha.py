@@ -34,17 +34,20 @@ def count(app, model, *where):
 def test_image_is_a_png_that_is_never_cached(client):
     challenge_id = challenge(client)["captcha_id"]
     response = client.get(f"/captcha/{challenge_id}.png")
-    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
     assert response.headers["Cache-Control"] == "no-store"
     picture = Image.open(io.BytesIO(response.data))
-    assert picture.format == "PNG" and picture.size == (image.WIDTH, image.HEIGHT)
+    assert picture.format == "PNG"
+    assert picture.size == (image.WIDTH, image.HEIGHT)
     assert client.get(f"/captcha/{challenge_id}.png").data == response.data  # same id, same picture
 
 
 def test_answer_and_decoy_inks_look_alike_in_grayscale():
     for answer_ink, decoy_ink in image.INKS:
         answer, decoy = (Image.new("RGB", (1, 1), ink).convert("L").getpixel((0, 0)) for ink in (answer_ink, decoy_ink))
-        assert abs(answer - decoy) <= 1 and answer_ink != decoy_ink
+        assert abs(answer - decoy) <= 1
+        assert answer_ink != decoy_ink
 
 
 def test_each_picture_slips_two_or_three_decoys_among_the_answer_in_order():
@@ -61,7 +64,8 @@ def test_unknown_or_expired_image_is_a_404(client):
 def test_answers_use_no_confusable_characters(redis_server, client):
     assert not set("0O1lIi") & set(image.ALPHABET)
     answer = stored_answer(redis_server, challenge(client)["captcha_id"])
-    assert len(answer) == 5 and set(answer) <= set(image.ALPHABET)
+    assert len(answer) == 5
+    assert set(answer) <= set(image.ALPHABET)
 
 
 def test_answer_expires_after_the_configured_ttl(redis_server, client):
@@ -75,11 +79,13 @@ def test_real_answer_works_once_and_case_insensitively(make_app, redis_server, m
     fields = challenge(client)
     answer = stored_answer(redis_server, fields["captcha_id"])
     response = client.post("/auth/register", data={**fields, **FIELDS, "captcha": f" {answer.lower()} "})
-    assert response.status_code == 303 and count(app, User) == 1
+    assert response.status_code == 303
+    assert count(app, User) == 1
     # The same id and answer again (a replayed form) fail: the answer was deleted when checked.
     replay = client.post("/auth/register", data={**fields, **FIELDS, "username": "bob", "email": "bob@example.com",
                                                  "captcha": answer})
-    assert replay.status_code == 400 and count(app, User) == 1
+    assert replay.status_code == 400
+    assert count(app, User) == 1
 
 
 def test_a_wrong_answer_consumes_the_challenge(make_app, redis_server):
@@ -91,7 +97,8 @@ def test_a_wrong_answer_consumes_the_challenge(make_app, redis_server):
     assert first.status_code == 400
     assert hidden_inputs(first.get_data(as_text=True))["captcha_id"] != fields["captcha_id"]  # a new picture
     second = client.post("/auth/register", data={**fields, **FIELDS, "captcha": answer})
-    assert second.status_code == 400 and count(app, User) == 0
+    assert second.status_code == 400
+    assert count(app, User) == 0
     assert count(app, Event, Event.kind == Event.CAPTCHA_FAILED) == 2
 
 
@@ -109,8 +116,11 @@ def test_new_picture_button_keeps_what_was_typed(app, redis_server, client):
     fields = challenge(client)
     response = client.post("/auth/register", data={**fields, **FIELDS, "new_captcha": "1", "captcha": "AB"})
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and 'value="alice"' in page and 'value="alice@example.com"' in page
-    assert "correct horse battery" not in page and 'class="error"' not in page
+    assert response.status_code == 200
+    assert 'value="alice"' in page
+    assert 'value="alice@example.com"' in page
+    assert "correct horse battery" not in page
+    assert 'class="error"' not in page
     assert hidden_inputs(page)["captcha_id"] != fields["captcha_id"]
     assert not Redis.from_url(redis_server.url).exists(f"captcha:{fields['captcha_id']}")
     assert count(app, User) == 0
@@ -126,12 +136,16 @@ def test_redis_down_fails_closed_with_a_friendly_503(make_app):
     down = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     client = down.test_client()
     page = client.get("/auth/register")
-    assert page.status_code == 503 and "try again" in page.get_data(as_text=True)
+    assert page.status_code == 503
+    assert "try again" in page.get_data(as_text=True)
     fields = {**hidden_inputs(page.get_data(as_text=True)), "captcha_id": "some-id"}
     response = client.post("/auth/register", data={**fields, **FIELDS, "captcha": "PASSED"})
     text = response.get_data(as_text=True)
-    assert response.status_code == 503 and "try again shortly" in text
-    assert 'value="alice"' in text and 'value="alice@example.com"' in text and "correct horse" not in text
+    assert response.status_code == 503
+    assert "try again shortly" in text
+    assert 'value="alice"' in text
+    assert 'value="alice@example.com"' in text
+    assert "correct horse" not in text
     assert count(down, User) == 0
     assert client.get(f"/captcha/{fields['captcha_id']}.png").status_code == 503
 

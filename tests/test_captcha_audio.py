@@ -43,7 +43,8 @@ def spoken_bursts(samples, rate=audio.RATE):
 def test_audio_is_a_wav_of_plausible_length_that_is_never_cached(client):
     challenge_id = challenge(client)["captcha_id"]
     response = client.get(f"/captcha/{challenge_id}.wav")
-    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.status_code == 200
+    assert response.mimetype == "audio/wav"
     assert response.headers["Cache-Control"] == "no-store"
     seconds, samples = decode(response.data)
     assert 2 <= seconds <= 20
@@ -69,7 +70,8 @@ def test_every_character_is_spoken_in_every_language(language):
 def test_chinese_voice_renders_and_differs_from_english(client):
     challenge_id = challenge(client)["captcha_id"]
     chinese = client.get(f"/captcha/{challenge_id}.wav?lang=zh")
-    assert chinese.status_code == 200 and 2 <= decode(chinese.data)[0] <= 20
+    assert chinese.status_code == 200
+    assert 2 <= decode(chinese.data)[0] <= 20
     assert chinese.data != client.get(f"/captcha/{challenge_id}.wav").data
     assert client.get(f"/captcha/{challenge_id}.wav?lang=xx").status_code == 404
 
@@ -97,11 +99,14 @@ def test_new_challenge_replaces_the_previous_one(redis_server, client):
     fields = challenge(client)
     response = client.post("/captcha/new", data={"previous": fields["captcha_id"]},
                            headers={"X-CSRFToken": fields["csrf_token"]})
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     fresh = response.get_json()
     redis = Redis.from_url(redis_server.url)
-    assert redis.exists(f"captcha:{fresh['id']}") and not redis.exists(f"captcha:{fields['captcha_id']}")
-    assert fresh["picture"] == f"/captcha/{fresh['id']}.png" and fresh["audio"] == f"/captcha/{fresh['id']}.wav?lang=en"
+    assert redis.exists(f"captcha:{fresh['id']}")
+    assert not redis.exists(f"captcha:{fields['captcha_id']}")
+    assert fresh["picture"] == f"/captcha/{fresh['id']}.png"
+    assert fresh["audio"] == f"/captcha/{fresh['id']}.wav?lang=en"
     assert client.get(fresh["picture"]).status_code == 200
 
 
@@ -115,4 +120,5 @@ def test_new_challenge_without_redis_is_a_503_in_json(make_app):
     down = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0").test_client()
     fields = hidden_inputs(down.get("/auth/register").get_data(as_text=True))
     response = down.post("/captcha/new", headers={"X-CSRFToken": fields["csrf_token"]})
-    assert response.status_code == 503 and "try again" in response.get_json()["error"]
+    assert response.status_code == 503
+    assert "try again" in response.get_json()["error"]

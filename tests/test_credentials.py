@@ -56,7 +56,8 @@ def test_after_the_mail_went_out_the_database_holds_neither_its_link_nor_its_cod
     other = app.test_client()
     response = other.post("/auth/verify-code", data={**form_page(other, "/auth/check-email"),
                                                      "email": "alice@example.com", "code": code})
-    assert response.status_code == 303 and users(app)[0].is_verified
+    assert response.status_code == 303
+    assert users(app)[0].is_verified
 
 
 @pytest.mark.processes  # PostgreSQL backups run pg_dump and pg_restore
@@ -84,17 +85,19 @@ def test_a_retry_after_an_ambiguous_failure_renders_the_same_code_and_a_working_
     mailbox.stall_after_accept = 2  # the sink keeps the mail but answers after the client gave up
     with app.app_context():
         assert mail.send(row.id) == "retrying"
-        smtp.close()
+        smtp.sender().close()
         first = mailbox.wait_for()[0]
         mailbox.stall_after_accept = 0
         db.session.execute(OutboxMail.__table__.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
         assert mail.send(row.id) == "sent"
-        smtp.close()
+        smtp.sender().close()
     first, second = mailbox.wait_for(lambda ms: len(ms) == 2)
     assert code_in(first) == code_in(second)
-    assert client.get(link_in(first)).status_code == 200 and client.get(link_in(second)).status_code == 200
-    assert confirm(client, link_in(first)).status_code == 303 and users(app)[0].is_verified
+    assert client.get(link_in(first)).status_code == 200
+    assert client.get(link_in(second)).status_code == 200
+    assert confirm(client, link_in(first)).status_code == 303
+    assert users(app)[0].is_verified
     assert client.get(link_in(second)).status_code == 400  # verified: every link of that state is spent
 
 
@@ -110,7 +113,8 @@ def test_a_resend_retires_the_earlier_code_and_mails_a_working_one(app, client, 
         assert refused.status_code == 400
     accepted = other.post("/auth/verify-code", data={**form_page(other, "/auth/check-email"),
                                                      "email": "alice@example.com", "code": new})
-    assert accepted.status_code == 303 and users(app)[0].is_verified
+    assert accepted.status_code == 303
+    assert users(app)[0].is_verified
 
 
 def test_upgrading_an_outbox_of_rendered_bodies_leaves_none_in_the_sqlite_file(make_app, tmp_path):

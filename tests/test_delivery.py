@@ -22,12 +22,15 @@ def check_page(client):
 def test_sign_up_page_shows_queued_then_sent_once_the_worker_delivered(client, run_jobs, mailbox):
     assert register(client).status_code == 303
     page = check_page(client)
-    assert 'data-state="queued"' in page and "Queued" in page
+    assert 'data-state="queued"' in page
+    assert "Queued" in page
     assert 'class="refresh"' in page, "without JavaScript a link reloads the page"
     url = state_url(page)
     response = client.get(url)
-    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    assert response.json["state"] == "queued" and response.json["resend"] is False
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.json["state"] == "queued"
+    assert response.json["resend"] is False
 
     deliver(run_jobs, mailbox)
     assert client.get(url).json["state"] == "sent"
@@ -80,7 +83,9 @@ def test_send_again_is_offered_once_the_mail_has_had_time(client, run_jobs, mail
     page = check_page(client)
     assert 'class="send-again" method="post" action="/auth/resend">' in page
     state = client.get(state_url(page)).json
-    assert state["state"] == "sent" and state["resend"] is True and state["final"] is True  # the script stops polling
+    assert state["state"] == "sent"
+    assert state["resend"] is True
+    assert state["final"] is True  # the script stops polling
     fields = hidden_inputs(page[page.index('class="send-again"'):])
     assert fields["email"] == "alice@example.com"
     assert client.post("/auth/resend", data=fields).status_code == 303

@@ -59,15 +59,18 @@ def test_production_start_fails_with_one_line(tmp_path):
 
 def test_home_page_links_to_register_and_login(client):
     page = client.get("/").get_data(as_text=True)
-    assert 'href="/auth/register"' in page and 'href="/auth/login"' in page
+    assert 'href="/auth/register"' in page
+    assert 'href="/auth/login"' in page
 
 
 def test_healthz_reports_database_redis_and_workers(client):
     response = client.get("/healthz", headers=HEALTHZ)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["database"] == "ok" and body["redis"] == "ok"
-    assert body["workers"] == 0 and set(body["queues"]) == {"mail", "default", "avatars", "maintenance"}
+    assert body["database"] == "ok"
+    assert body["redis"] == "ok"
+    assert body["workers"] == 0
+    assert set(body["queues"]) == {"mail", "default", "avatars", "maintenance"}
 
 
 def test_healthz_answers_503_when_redis_is_down(make_app, monkeypatch):
@@ -106,7 +109,8 @@ def test_procfile_processes_run_with_only_the_contract_environment(app_env, tmp_
             return body["workers"] >= 1 and body
 
         body = wait_until(one_worker_alive, timeout=30, message="a worker registered")
-        assert body["database"] == "ok" and body["redis"] == "ok"
+        assert body["database"] == "ok"
+        assert body["redis"] == "ok"
     finally:
         web.stop()
         worker.stop()

@@ -53,7 +53,8 @@ def test_a_notice_over_its_budget_is_held_and_shown_to_operators(make_app, mailb
         db.session.execute(update(User).values(is_admin=True))
         db.session.commit()
     page = me.get("/admin/mail").get_data(as_text=True)
-    assert "notice held back" in page and "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT" in page
+    assert "notice held back" in page
+    assert "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT" in page
 
 
 def type_code(client, code):
@@ -111,7 +112,8 @@ def test_a_session_without_remember_me_ends_after_its_idle_minutes(make_app, mai
     register_verified(app.test_client(), run_jobs, mailbox)
     short, kept = logged_in(app), logged_in(app, remember=True)
     age_last_seen(app, 29)
-    assert opens_account(short) and opens_account(kept)  # a request keeps it alive
+    assert opens_account(short)
+    assert opens_account(kept)  # a request keeps it alive
     age_last_seen(app, 31)
     assert not opens_account(short)
     assert opens_account(kept)
@@ -138,7 +140,8 @@ def test_every_log_record_of_the_app_has_its_url_tokens_redacted(app, caplog):
         logging.getLogger("app").error("Exception on /auth/reset/%s [GET]", token)
         logging.getLogger("some.library").error("GET /auth/verify/%s?next=%s", token, token)
     assert token not in caplog.text
-    assert "/auth/reset/<token>" in caplog.text and "next=<token>" in caplog.text
+    assert "/auth/reset/<token>" in caplog.text
+    assert "next=<token>" in caplog.text
 
 
 def test_login_failures_on_a_username_do_not_bring_the_captcha_to_its_address(make_app, mailbox, run_jobs):

@@ -57,7 +57,8 @@ def test_hsts_only_in_production(make_app):
 @pytest.mark.parametrize("size", [2 * 1024 * 1024, 20 * 1024 * 1024])
 def test_an_oversized_body_gets_a_413_page(client, size):
     response = client.post("/auth/login", data=b"x" * size, content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 413 and "Too much at once" in response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "Too much at once" in response.get_data(as_text=True)
     assert_secured(response)
 
 

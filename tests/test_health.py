@@ -16,7 +16,9 @@ def test_healthy_but_idle_stack_lists_what_is_missing(client):
     response = client.get("/healthz", headers=HEALTHZ)
     assert response.status_code == 200
     body = response.get_json()
-    assert body["ok"] is True and body["mail_overdue"] == 0 and body["mail_failed_last_day"] == 0
+    assert body["ok"] is True
+    assert body["mail_overdue"] == 0
+    assert body["mail_failed_last_day"] == 0
     assert body["scheduler_heartbeat_age_seconds"] is None
     assert any("no worker" in w for w in body["warnings"])
     assert any("no scheduler heartbeat" in w for w in body["warnings"])
@@ -34,14 +36,15 @@ def test_overdue_and_failed_mail_are_counted(app, client, mailbox):
     with app.app_context():
         mailbox.refused = {"gone@example.com"}
         mail.send(new_mail("gone@example.com"))
-        smtp.close()
+        smtp.sender().close()
         stuck, _fresh = new_mail("stuck@example.com"), new_mail("fresh@example.com")  # fresh: not overdue
         db.session.execute(OutboxMail.__table__.update().where(OutboxMail.id == stuck).values(
             next_attempt_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
     body = client.get("/healthz", headers=HEALTHZ).get_json()
     assert (body["mail_overdue"], body["mail_failed_last_day"]) == (1, 1)
-    assert "1 mail(s) overdue" in body["warnings"] and "1 mail(s) failed in the last day" in body["warnings"]
+    assert "1 mail(s) overdue" in body["warnings"]
+    assert "1 mail(s) failed in the last day" in body["warnings"]
 
 
 @pytest.mark.processes

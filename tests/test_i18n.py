@@ -70,22 +70,29 @@ def test_the_committed_mo_is_compiled_from_the_po():
 
 def test_english_by_default_and_chinese_for_a_browser_that_asks_for_it(client):
     english = text(client.get("/auth/register"))
-    assert '<html lang="en">' in english and "Create your account" in english
+    assert '<html lang="en">' in english
+    assert "Create your account" in english
     chinese = text(client.get("/auth/register", headers=ZH))
-    assert '<html lang="zh-Hans">' in chinese and "创建账户" in chinese and "Create your account" not in chinese
+    assert '<html lang="zh-Hans">' in chinese
+    assert "创建账户" in chinese
+    assert "Create your account" not in chinese
     assert "用户名" in chinese and "证明你不是机器人" in chinese  # form labels and the captcha too
     assert '<button type="submit" class="link" name="language" value="en" lang="en"' in chinese  # the way back
 
 
 def test_the_switcher_changes_the_language_and_back_and_comes_back_to_the_page(client):
     response = switch(client, "zh", "/auth/forgot")
-    assert response.status_code == 303 and response.headers["Location"] == "/auth/forgot"
-    assert "language=zh" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/auth/forgot"
+    assert "language=zh" in response.headers["Set-Cookie"]
+    assert "HttpOnly" in response.headers["Set-Cookie"]
     page = text(client.get("/auth/forgot", headers={"Accept-Language": "en"}))  # the choice beats the header
-    assert '<html lang="zh-Hans">' in page and "忘记密码？" in page
+    assert '<html lang="zh-Hans">' in page
+    assert "忘记密码？" in page
     assert switch(client, "en", "/auth/forgot").status_code == 303
     page = text(client.get("/auth/forgot", headers=ZH))
-    assert '<html lang="en">' in page and "Forgot your password?" in page
+    assert '<html lang="en">' in page
+    assert "Forgot your password?" in page
 
 
 def test_the_switcher_needs_its_csrf_token_and_stays_on_the_site(client):
@@ -93,9 +100,11 @@ def test_the_switcher_needs_its_csrf_token_and_stays_on_the_site(client):
     token = form_page(client, "/")["csrf_token"]
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = client.post(f"/language?next={target}", data={"csrf_token": token, "language": "zh"})
-        assert response.status_code == 303 and response.headers["Location"] == "/"
+        assert response.status_code == 303
+        assert response.headers["Location"] == "/"
     response = client.post("/language", data={"csrf_token": token, "language": "xx"})
-    assert response.status_code == 303 and "Set-Cookie" not in response.headers  # unknown: nothing changes
+    assert response.status_code == 303
+    assert "Set-Cookie" not in response.headers  # unknown: nothing changes
 
 
 def test_a_logged_in_users_choice_is_saved_and_wins_over_accept_language(app, client, run_jobs, mailbox):
@@ -107,7 +116,8 @@ def test_a_logged_in_users_choice_is_saved_and_wins_over_accept_language(app, cl
     laptop = app.test_client()  # another browser: no cookie, and it asks for English
     assert login(laptop).status_code == 303
     page = text(laptop.get("/account", headers={"Accept-Language": "en-GB,en"}))
-    assert '<html lang="zh-Hans">' in page and "我的账户" in page
+    assert '<html lang="zh-Hans">' in page
+    assert "我的账户" in page
 
 
 # What the Chinese pages say.
@@ -115,10 +125,14 @@ def test_a_logged_in_users_choice_is_saved_and_wins_over_accept_language(app, cl
 def test_form_errors_flashes_and_error_pages_are_in_chinese(client):
     fields = form_page(client, "/auth/register")
     page = text(client.post("/auth/register", data={**fields, "email": "nobody"}, headers=ZH))
-    assert "请设置用户名。" in page and "邮箱地址无效" in page and "请设置密码。" in page
+    assert "请设置用户名。" in page
+    assert "邮箱地址无效" in page
+    assert "请设置密码。" in page
     assert "还需要输入图片中的字符。" in page or "不对，请输入新图片中的字符。" in page
     response = client.get("/no/such/page", headers=ZH)
-    assert response.status_code == 404 and "页面不存在" in text(response) and "返回首页" in text(response)
+    assert response.status_code == 404
+    assert "页面不存在" in text(response)
+    assert "返回首页" in text(response)
     assert "请先登录再查看此页面。" in text(client.get("/account", headers=ZH, follow_redirects=True))
 
 
@@ -157,7 +171,9 @@ def test_a_chinese_sign_up_gets_a_chinese_verification_mail_from_the_worker(app,
         assert db.session.scalar(select(OutboxMail.language)) == "zh"
     [mail] = deliver(run_jobs, mailbox)  # a worker with no request to look at
     assert mail.subject == "请确认你的邮箱地址"
-    assert "xiaoming，你好：" in mail.text and "验证码" in mail.text and "Hello" not in mail.text
+    assert "xiaoming，你好：" in mail.text
+    assert "验证码" in mail.text
+    assert "Hello" not in mail.text
     assert "确认我的邮箱地址" in mail.html
     assert "请查收邮件" in text(client.get("/auth/check-email", headers=ZH))
 
@@ -171,5 +187,6 @@ def test_mail_follows_the_recipients_saved_language_not_the_requesters(app, clie
     response = post_form(english_browser, "/auth/forgot", email="alice@example.com")
     assert response.status_code == 303
     mail = deliver(run_jobs, mailbox, count=2)[-1]
-    assert mail.subject == "重置你的密码" and "分钟内打开这个链接" in mail.text
+    assert mail.subject == "重置你的密码"
+    assert "分钟内打开这个链接" in mail.text
     assert "Forgot your password?" in text(english_browser.get("/auth/forgot"))  # the page stays English

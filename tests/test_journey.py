@@ -19,7 +19,8 @@ def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
     fields = {**hidden_inputs(page), "username": "journey", "email": "journey@example.com",
               "password": PASSWORD, "confirm": PASSWORD, "captcha": "PASSED"}
     status, headers, _ = visitor.request("/auth/register", fields)
-    assert status == 303 and headers["Location"].endswith("/auth/check-email")
+    assert status == 303
+    assert headers["Location"].endswith("/auth/check-email")
     assert mailbox.messages == [], "the sign-up answered only after the provider had taken the mail"
     assert "journey@example.com" in visitor.request("/auth/check-email")[2]
 
@@ -28,20 +29,26 @@ def test_new_user_journey_with_a_slow_mail_provider(site, mailbox):
     assert link.startswith(base)
     path = link[len(base):]
     status, _, page = visitor.request(path)
-    assert status == 200 and "Confirm my address" in page
+    assert status == 200
+    assert "Confirm my address" in page
     status, headers, _ = visitor.request(path, hidden_inputs(page))
-    assert status == 303 and headers["Location"].endswith("/auth/login")
+    assert status == 303
+    assert headers["Location"].endswith("/auth/login")
 
     status, headers, _ = visitor.submit("/auth/login", login="journey", password=PASSWORD)
-    assert status == 303 and headers["Location"].endswith("/account")
+    assert status == 303
+    assert headers["Location"].endswith("/account")
     status, _, page = visitor.request("/account")
-    assert status == 200 and "journey" in page and "journey@example.com" in page
+    assert status == 200
+    assert "journey" in page
+    assert "journey@example.com" in page
 
     status, headers, _ = visitor.request("/auth/logout", hidden_inputs(page))
     assert status == 303
     assert visitor.request("/account")[0] == 302
     assert all(code < 500 for _, code in visitor.statuses), visitor.statuses
-    assert "Traceback" not in processes[0].log() and "Traceback" not in processes[1].log()
+    assert "Traceback" not in processes[0].log()
+    assert "Traceback" not in processes[1].log()
 
 
 def fill_sign_up(page, name):

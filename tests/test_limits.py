@@ -36,7 +36,8 @@ def assert_limited(response):
     text = response.get_data(as_text=True)
     assert response.status_code == 429, response.status_code
     assert 0 < int(response.headers["Retry-After"]) <= 3600
-    assert "Too many attempts" in text and "try again in" in text
+    assert "Too many attempts" in text
+    assert "try again in" in text
 
 
 def attempt(endpoint, client, n):
@@ -128,8 +129,9 @@ def test_failed_logins_bring_in_the_captcha_then_a_429_the_same_for_unknown_name
     assert (second.status_code, captcha_asked(second)) == (400, True)  # the failure that brings it in
     assert "Wrong email, username or password." in second.get_data(as_text=True)
     without = login(client, name.upper(), "wrong password here")  # no picture typed: the password is not tried
-    assert without.status_code == 400 and "Type the characters in the picture as well." in without.get_data(
-        as_text=True)
+    assert without.status_code == 400
+    assert ("Type the characters in the picture as well." in without.get_data(
+        as_text=True))
     for _ in range(2):  # the captcha passed (CAPTCHA_TEST_MODE), the password wrong: these count
         assert login(client, name, "wrong password here", captcha="PASSED").status_code == 400
     assert_limited(login(client, name, PASSWORD, captcha="PASSED"))  # locked for the window, even the owner
@@ -150,7 +152,9 @@ def test_the_owner_passes_the_captcha_and_logs_in(make_app, mailbox, run_jobs, r
     wrong_picture = client.post("/auth/login", data={**fields, "login": "alice", "password": PASSWORD,
                                                      "captcha": "WRONG"})
     text = wrong_picture.get_data(as_text=True)
-    assert wrong_picture.status_code == 400 and "That was not it" in text and 'value="alice"' in text
+    assert wrong_picture.status_code == 400
+    assert "That was not it" in text
+    assert 'value="alice"' in text
     fields = hidden_inputs(text)
     assert fields["captcha_id"]  # a new picture for the next try
     answer = Redis.from_url(redis_url).get(f"captcha:{fields['captcha_id']}").decode()
@@ -172,7 +176,8 @@ def test_a_password_reset_clears_the_failed_logins(make_app, mailbox, run_jobs):
     new = "a brand new passphrase"
     assert client.post(path, data={**fields, "password": new, "confirm": new}).status_code == 303
     fresh = login(client, "alice", "wrong password here")
-    assert fresh.status_code == 400 and not captcha_asked(fresh)  # the counter starts again from zero
+    assert fresh.status_code == 400
+    assert not captcha_asked(fresh)  # the counter starts again from zero
     assert login(client, "alice", new).status_code == 303
 
 
@@ -216,7 +221,8 @@ def test_ratelimit_enabled_false_switches_every_limit_off(make_app, mailbox, run
     client = app.test_client()
     register_verified(client, run_jobs, mailbox)
     answers = [login(client, "alice", "wrong password here") for _ in range(4)]
-    assert [a.status_code for a in answers] == [400] * 4 and not any(captcha_asked(a) for a in answers)
+    assert [a.status_code for a in answers] == [400] * 4
+    assert not any(captcha_asked(a) for a in answers)
     post_form(client, "/auth/resend", email="alice@example.com")
     post_form(client, "/auth/forgot", email="alice@example.com")
     assert len(deliver(run_jobs, mailbox, count=2)) == 2
@@ -268,7 +274,9 @@ def test_with_redis_down_an_account_that_needs_the_captcha_gets_a_503_that_keeps
     for _ in range(2):  # the failure that brings the captcha in, then a try that would need it
         response = login(client, "alice", "wrong password here")
         text = response.get_data(as_text=True)
-        assert response.status_code == 503 and "try again shortly" in text and 'value="alice"' in text
+        assert response.status_code == 503
+        assert "try again shortly" in text
+        assert 'value="alice"' in text
 
 
 @pytest.mark.parametrize("path, fields", [

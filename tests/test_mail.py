@@ -36,7 +36,8 @@ def test_send_delivers_once_and_marks_the_row_sent(ctx, mailbox, run_jobs):
     assert get_queue("mail").count == 1
     run_jobs()
     [received] = mailbox.wait_for()
-    assert received.recipients == ["ada@example.com"] and "http://localhost:5000/auth/verify/" in received.text
+    assert received.recipients == ["ada@example.com"]
+    assert "http://localhost:5000/auth/verify/" in received.text
     assert code_in(received)
     sent = row(outbox_id)
     assert (sent.status, sent.attempts, sent.lease_until, sent.last_error) == (OutboxMail.SENT, 1, None, None)
@@ -48,8 +49,10 @@ def test_send_delivers_once_and_marks_the_row_sent(ctx, mailbox, run_jobs):
 def test_a_row_claimed_by_a_live_sender_is_not_claimed_again(ctx, mailbox):
     outbox_id = new_mail("bob@example.com")
     assert [r.id for r in mail.claim([outbox_id])] == [outbox_id]
-    assert mail.claim([outbox_id]) == [] and mail.claim() == []  # the lease holds
-    assert mail.send(outbox_id) == "skipped" and mailbox.messages == []
+    assert mail.claim([outbox_id]) == []
+    assert mail.claim() == []  # the lease holds
+    assert mail.send(outbox_id) == "skipped"
+    assert mailbox.messages == []
 
 
 def test_deferred_mail_waits_for_its_interval_with_a_precise_wake_up(make_app, mailbox):
@@ -64,7 +67,7 @@ def test_deferred_mail_waits_for_its_interval_with_a_precise_wake_up(make_app, m
         assert mail.send(outbox_id) == "skipped"  # not due yet
         registry = ScheduledJobRegistry("mail", connection=get_queue("mail").connection)
         assert registry.get_job_ids() == [f"mail-{outbox_id}-1"]
-        smtp.close()
+        smtp.sender().close()
 
 
 def test_temporary_failures_end_failed_after_the_last_interval(make_app):
@@ -86,8 +89,10 @@ def test_unknown_mailbox_fails_at_once_with_the_reason(ctx, mailbox):
     outbox_id = new_mail("nobody@example.com")
     assert mail.send(outbox_id) == "failed"
     failed = row(outbox_id)
-    assert failed.status == OutboxMail.FAILED and failed.attempts == 1
-    assert "550" in failed.last_error and "No such mailbox" in failed.last_error
+    assert failed.status == OutboxMail.FAILED
+    assert failed.attempts == 1
+    assert "550" in failed.last_error
+    assert "No such mailbox" in failed.last_error
     assert [e.detail for e in events(Event.MAIL_FAILED)] == ["verify"]
     assert ScheduledJobRegistry("mail", connection=get_queue("mail").connection).count == 0
 
@@ -99,7 +104,7 @@ def test_a_server_that_never_answers_costs_one_timeout_not_the_job(make_app, mai
         outbox_id = new_mail("eve@example.com")
         assert mail.send(outbox_id) == "retrying"
         assert "timed out" in row(outbox_id).last_error
-        smtp.close()
+        smtp.sender().close()
 
 
 def test_one_connection_serves_many_mails_and_a_dropped_one_is_replaced(make_app):
@@ -109,17 +114,19 @@ def test_one_connection_serves_many_mails_and_a_dropped_one_is_replaced(make_app
         with app.app_context():
             first, second, third = (new_mail(f"u{i}@example.com") for i in range(3))
             assert mail.send(first) == "sent"
-            socket = smtp._cached["connection"].host.sock
+            socket = smtp.sender().connection.host.sock
             assert mail.send(second) == "sent"
-            assert smtp._cached["connection"].host.sock is socket
+            assert smtp.sender().connection.host.sock is socket
             sink.stop()  # the provider restarts: the kept session is gone
             sink.start()
             assert mail.send(third) == "sent"  # first try, on a fresh connection
-            assert row(third).attempts == 1 and smtp._cached["connection"].host.sock is not socket
+            assert row(third).attempts == 1
+            assert smtp.sender().connection.host.sock is not socket
         assert sorted(r for m in sink.handler.messages for r in m.recipients) == [
             "u0@example.com", "u1@example.com", "u2@example.com"]
     finally:
-        smtp.close()
+        with app.app_context():
+            smtp.sender().close()
         sink.stop()
 
 
@@ -146,7 +153,8 @@ def age(outbox_id, seconds, **values):
 
 def test_redrive_wakes_rows_whose_job_was_lost_and_leaves_fresh_ones(ctx, mailbox, run_jobs):
     fresh = new_mail("fresh@example.com")
-    assert mail.redrive() == 0 and get_queue("mail").count == 0  # its own wake-up has the grace to run
+    assert mail.redrive() == 0
+    assert get_queue("mail").count == 0  # its own wake-up has the grace to run
     lost = new_mail("lost@example.com")
     age(lost, 120)  # never enqueued (Redis was down at sign-up), past the 60 s grace
     assert mail.redrive() == 1
@@ -154,7 +162,8 @@ def test_redrive_wakes_rows_whose_job_was_lost_and_leaves_fresh_ones(ctx, mailbo
     # The drain takes every due row: the fresh one goes out with it, each exactly once.
     assert sorted(m.recipients[0] for m in mailbox.wait_for(lambda ms: len(ms) == 2)) == [
         "fresh@example.com", "lost@example.com"]
-    assert row(lost).status == OutboxMail.SENT and row(fresh).status == OutboxMail.SENT
+    assert row(lost).status == OutboxMail.SENT
+    assert row(fresh).status == OutboxMail.SENT
     assert mail.redrive() == 0
 
 
@@ -210,8 +219,11 @@ def test_mail_status_lists_pending_and_failed(ctx, mailbox):
     mail.send(failed)
     result = ctx.test_cli_runner().invoke(args=["mail", "status"])
     assert result.exit_code == 0
-    assert "wait@example.com" in result.output and "gone@example.com" in result.output
-    assert "550" in result.output and "pending" in result.output and "failed" in result.output
+    assert "wait@example.com" in result.output
+    assert "gone@example.com" in result.output
+    assert "550" in result.output
+    assert "pending" in result.output
+    assert "failed" in result.output
     assert str(pending) in result.output
 
 
@@ -222,7 +234,8 @@ def test_mail_retry_puts_failed_mail_back_and_wakes_the_worker(ctx, mailbox, run
     mailbox.refused = set()  # the recipient's mailbox exists now
     runner = ctx.test_cli_runner()
     result = runner.invoke(args=["mail", "retry", str(first)])
-    assert result.exit_code == 0 and f"1 mail(s) put back: {first}" in result.output
+    assert result.exit_code == 0
+    assert f"1 mail(s) put back: {first}" in result.output
     assert (row(first).status, row(first).attempts) == (OutboxMail.PENDING, 0)
     run_jobs()
     assert [m.recipients for m in mailbox.wait_for()] == [["fixed@example.com"]]
@@ -238,7 +251,8 @@ def test_mail_retry_puts_failed_mail_back_and_wakes_the_worker(ctx, mailbox, run
                                                (["abc"], 2, "not a valid integer")])
 def test_mail_retry_refuses_bad_input_clearly(ctx, args, code, message):
     result = ctx.test_cli_runner().invoke(args=["mail", "retry", *args])
-    assert result.exit_code == code and message in result.output
+    assert result.exit_code == code
+    assert message in result.output
     assert "Traceback" not in result.output
 
 
@@ -253,10 +267,11 @@ def test_an_overdue_scheduled_wake_up_is_replaced_by_a_queued_one(make_app, mail
         assert registry.get_job_ids() == [f"mail-{outbox_id}-1"]
         age(outbox_id, 120)
         assert mail.redrive() == 1
-        assert registry.count == 0 and [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]
+        assert registry.count == 0
+        assert [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]
         run_jobs()
         assert row(outbox_id).status == OutboxMail.SENT
-    smtp.close()
+        smtp.sender().close()
     assert len(mailbox.wait_for()) == 1
 
 
@@ -322,7 +337,8 @@ def test_concurrent_claims_share_the_rows_without_overlap(ctx):
         thread.join(timeout=60)
     assert errors == []
     claimed = [outbox_id for batch in results for outbox_id in batch]
-    assert sorted(claimed) == ids and len(claimed) == len(set(claimed))
+    assert sorted(claimed) == ids
+    assert len(claimed) == len(set(claimed))
 
 
 def test_wake_queues_one_drain_until_that_drain_starts(ctx):
@@ -330,7 +346,8 @@ def test_wake_queues_one_drain_until_that_drain_starts(ctx):
         outbox.wake()
     assert [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.drain"]
     mail.drain_started()  # from here on a drain may already have claimed: a new sign-up needs a new one
-    assert outbox.wake() is not None and get_queue("mail").count == 2
+    assert outbox.wake() is not None
+    assert get_queue("mail").count == 2
 
 
 def test_a_full_batch_wakes_another_drain_and_every_row_goes_once(ctx, mailbox, run_jobs):
@@ -339,8 +356,10 @@ def test_a_full_batch_wakes_another_drain_and_every_row_goes_once(ctx, mailbox, 
     run_jobs()
     messages = mailbox.wait_for(lambda ms: len(ms) == len(ids), timeout=60)
     assert sorted(m.recipients[0] for m in messages) == sorted(row(i).recipient for i in ids)
-    assert {row(i).status for i in ids} == {OutboxMail.SENT} and {row(i).attempts for i in ids} == {1}
-    assert get_redis().get(outbox.WAKE_KEY) is None and get_queue("mail").count == 0
+    assert {row(i).status for i in ids} == {OutboxMail.SENT}
+    assert {row(i).attempts for i in ids} == {1}
+    assert get_redis().get(outbox.WAKE_KEY) is None
+    assert get_queue("mail").count == 0
 
 
 def test_one_batch_records_each_outcome_on_its_own_row(make_app, mailbox):
@@ -351,9 +370,10 @@ def test_one_batch_records_each_outcome_on_its_own_row(make_app, mailbox):
         assert mail.drain() == {"retrying": 1, "sent": 1, "failed": 1}
         assert [(row(i).status, row(i).attempts) for i in (deferred, sent, refused)] == [
             (OutboxMail.PENDING, 1), (OutboxMail.SENT, 1), (OutboxMail.FAILED, 1)]
-        assert "451" in row(deferred).last_error and "550" in row(refused).last_error
+        assert "451" in row(deferred).last_error
+        assert "550" in row(refused).last_error
         assert get_queue("mail").scheduled_job_registry.get_job_ids() == [f"mail-{deferred}-1"]
-        smtp.close()
+        smtp.sender().close()
     assert [m.recipients for m in mailbox.messages] == [["ok@example.com"]]
 
 
@@ -363,14 +383,17 @@ def test_a_slow_provider_gets_the_untried_rest_of_the_batch_back(make_app, mailb
     with app.app_context():
         ids = backlog(4)
         outcome = mail.drain()
-        assert outcome["sent"] >= 1 and outcome["released"] >= 1 and sum(outcome.values()) == len(ids)
+        assert outcome["sent"] >= 1
+        assert outcome["released"] >= 1
+        assert sum(outcome.values()) == len(ids)
         released = [i for i in ids if row(i).status == OutboxMail.PENDING]
-        assert len(released) == outcome["released"] and {row(i).attempts for i in released} == {0}
+        assert len(released) == outcome["released"]
+        assert {row(i).attempts for i in released} == {0}
         assert get_queue("mail").count == 1  # a drain to take them next
         mailbox.delay = 0
         run_jobs()
         assert {row(i).status for i in ids} == {OutboxMail.SENT}
-        smtp.close()
+        smtp.sender().close()
     assert len(mailbox.wait_for(lambda ms: len(ms) == len(ids))) == len(ids)
 
 
@@ -385,7 +408,8 @@ def test_mail_whose_purpose_is_gone_is_cancelled_not_sent(ctx, mailbox):
     assert [(row(i).status, row(i).last_error) for i in (verified, deleted)] == [
         (OutboxMail.CANCELLED, "the address was verified before the mail went out"),
         (OutboxMail.CANCELLED, "the account no longer exists")]
-    assert mailbox.messages == [] and mail.redrive(0) == 0
+    assert mailbox.messages == []
+    assert mail.redrive(0) == 0
 
 
 def test_compose_refuses_a_kind_the_worker_could_not_render(ctx):

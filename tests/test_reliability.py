@@ -148,14 +148,16 @@ def test_unknown_mailbox_is_failed_once_and_the_others_are_sent(stack):
     stack.sign_up_all(people)
     rows = stack.wait_settled(people)
     status, attempts, error = rows["nobody@example.com"]
-    assert (status, attempts) == ("failed", 1) and "550" in error
+    assert (status, attempts) == ("failed", 1)
+    assert "550" in error
     stack.assert_exactly_one_mail_each(people[1:])
     with stack.app.app_context():
         from jobs.mail import redrive
 
         assert redrive(grace_seconds=0) == 0  # nothing left for the sweep: no retry storm
         failures = db.session.scalar(select(func.count()).select_from(Event).where(Event.kind == Event.MAIL_FAILED))
-    assert failures == 1 and stack.rows()["nobody@example.com"][1] == 1
+    assert failures == 1
+    assert stack.rows()["nobody@example.com"][1] == 1
     stack.assert_no_500()
 
 
@@ -179,7 +181,8 @@ def test_worker_killed_mid_send_loses_nothing(stack):
     stack.sink.handler.delay = 0
     stack.start("worker")
     rows = stack.wait_settled([person], timeout=120)
-    assert rows[person][0] == "sent" and rows[person][1] == 2
+    assert rows[person][0] == "sent"
+    assert rows[person][1] == 2
     print(f"mail sent {time.monotonic() - killed_at:.1f}s after the kill")  # lease 25 s, then a sweep
     assert 1 <= len(stack.mails_to(person)) <= 2  # the killed attempt may have reached the provider too
     stack.assert_no_500()
@@ -234,7 +237,8 @@ def test_redis_frozen_or_stopped_during_sign_up_gets_a_clear_answer_fast(stack):
                       "password": PASSWORD, "confirm": PASSWORD, "captcha": "PASSED"}
             start = time.perf_counter()
             status, _, body = visitor.request("/auth/register", fields)
-            assert (status, "try again" in body) == (503, True) and time.perf_counter() - start < ANSWERED_WITHIN
+            assert (status, "try again" in body) == (503, True)
+            assert time.perf_counter() - start < ANSWERED_WITHIN
             address = f"during-{name}@example.com"
             status, seconds = stack.sign_up(address)
             assert status in (303, 503) and seconds < ANSWERED_WITHIN, (name, status, seconds)

@@ -68,13 +68,16 @@ def test_sync_is_idempotent_and_replaces_changed_or_removed_jobs(app):
         sync(scheduler, entries, "UTC")
         first = sorted(registered(connection))
         sync(scheduler, entries, "UTC")
-        assert sorted(registered(connection)) == first and len(first) == len(NAMES)
+        assert sorted(registered(connection)) == first
+        assert len(first) == len(NAMES)
 
         changed = [replace(e, interval=120) if e.name == "outbox-redrive" else e for e in entries]
         sync(scheduler, changed, "UTC")
         redrive = NAMES.index("outbox-redrive")
         old, new = entries[redrive].job_id("UTC"), changed[redrive].job_id("UTC")
-        assert old != new and new in registered(connection) and old not in registered(connection)
+        assert old != new
+        assert new in registered(connection)
+        assert old not in registered(connection)
         assert not connection.exists(f"rq:job:{old}")
 
         sync(scheduler, changed[1:], "UTC")  # "stats" no longer declared
@@ -191,7 +194,8 @@ def test_the_scheduler_process_registers_cron_times_in_its_zone(app, app_env, re
     finally:
         scheduler.stop()
     assert scheduler.process.returncode == 0
-    assert "Traceback" not in scheduler.log() and "FutureWarning" not in scheduler.log()
+    assert "Traceback" not in scheduler.log()
+    assert "FutureWarning" not in scheduler.log()
 
 
 def redrive_dues(scheduler):
@@ -328,6 +332,7 @@ def test_jobs_run_wait_reports_a_failed_job_and_exits_non_zero(app_env, tmp_path
     finally:
         worker.stop()
     assert result.returncode == 1
-    assert ": failed: " in result.stderr and "not-a-directory" in result.stderr
+    assert ": failed: " in result.stderr
+    assert "not-a-directory" in result.stderr
     assert "no worker" not in result.stderr
     assert "Traceback" not in result.stderr

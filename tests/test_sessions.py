@@ -52,7 +52,9 @@ def test_cookies_carry_secrets_the_database_keeps_only_keyed_hashes_of(app, clie
     with app.app_context():
         user = db.session.scalar(db.select(User))
         [login_id] = db.session.scalars(select(LoginSession.id).where(LoginSession.user_id == user.id)).all()
-        assert len(token_part) >= 40 and len(secret) >= 40 and str(user.id) not in (token_part, secret)
+        assert len(token_part) >= 40
+        assert len(secret) >= 40
+        assert str(user.id) not in (token_part, secret)
         assert token_part != user.session_token
         assert login_id != secret
         assert token_part == session_hash(user.session_token)  # derivable only with SECRET_KEY
@@ -60,7 +62,8 @@ def test_cookies_carry_secrets_the_database_keeps_only_keyed_hashes_of(app, clie
     with app.app_context():  # every text the database holds, whatever its table
         stored = "".join(str(row) for table in db.metadata.sorted_tables
                          for row in db.session.execute(table.select()).all())
-    assert token_part not in stored and secret not in stored
+    assert token_part not in stored
+    assert secret not in stored
 
 
 def test_login_starts_a_fresh_session_with_a_new_csrf_token(app, client, mailbox, run_jobs):
@@ -79,10 +82,12 @@ def test_session_and_remember_cookies_copied_before_logout_are_dead_after_it(app
     register_verified(client, run_jobs, mailbox)
     client = logged_in(app, remember=True)
     session_copy, remember_copy = copy_of(app, client, ["session"]), copy_of(app, client, ["remember_token"])
-    assert opens_account(session_copy) and opens_account(remember_copy)  # the copies work while logged in
+    assert opens_account(session_copy)
+    assert opens_account(remember_copy)  # the copies work while logged in
     log_out(client)
     assert not opens_account(client)
-    assert not opens_account(session_copy) and not opens_account(remember_copy)
+    assert not opens_account(session_copy)
+    assert not opens_account(remember_copy)
     assert not opens_account(copy_of(app, session_copy))  # nor does a copy of what the copies hold now
 
 
@@ -91,7 +96,9 @@ def test_logging_out_ends_this_device_only(app, client, mailbox, run_jobs):
     laptop, phone = logged_in(app, remember=True), logged_in(app, remember=True)
     session_copy, remember_copy = copy_of(app, laptop, ["session"]), copy_of(app, laptop, ["remember_token"])
     log_out(laptop)
-    assert not opens_account(laptop) and not opens_account(session_copy) and not opens_account(remember_copy)
+    assert not opens_account(laptop)
+    assert not opens_account(session_copy)
+    assert not opens_account(remember_copy)
     assert opens_account(phone)
     assert opens_account(copy_of(app, phone, ["remember_token"]))  # the phone's "keep me logged in" still works
     assert opens_account(logged_in(app))  # logging in again works at once
@@ -103,8 +110,10 @@ def test_logging_out_the_other_sessions_ends_them_and_keeps_this_one(app, client
     phone_remember = copy_of(app, phone, ["remember_token"])
     assert "1 other open session</strong>" in laptop.get("/account/sessions").get_data(as_text=True)
     assert post_form(laptop, "/account/sessions").status_code == 303
-    assert not opens_account(phone) and not opens_account(phone_remember)
-    assert opens_account(laptop) and opens_account(copy_of(app, laptop, ["remember_token"]))
+    assert not opens_account(phone)
+    assert not opens_account(phone_remember)
+    assert opens_account(laptop)
+    assert opens_account(copy_of(app, laptop, ["remember_token"]))
     assert "no other open session" in laptop.get("/account/sessions").get_data(as_text=True)
 
 
@@ -116,11 +125,14 @@ def test_a_login_older_than_remember_days_opens_nothing_and_the_cleanup_job_dele
     with app.app_context():
         age_login(login_id_of(old), timedelta(days=3, minutes=1))
         age_login(login_id_of(recent), timedelta(days=3) - timedelta(hours=1))
-    assert not opens_account(old_remember) and not opens_account(old)  # too old, even before the clean-up
+    assert not opens_account(old_remember)
+    assert not opens_account(old)  # too old, even before the clean-up
     with app.app_context():
         assert cleanup.run()["logins"] == 1
         assert db.session.scalars(select(LoginSession.id)).all() == [login_id_of(recent)]
-    assert not opens_account(copy_of(app, old)) and opens_account(recent_remember) and opens_account(recent)
+    assert not opens_account(copy_of(app, old))
+    assert opens_account(recent_remember)
+    assert opens_account(recent)
 
 
 def login_id_of(client):
@@ -152,8 +164,10 @@ def test_a_password_reset_ends_every_session_and_sends_a_notice(app, client, mai
     assert post_form(app.test_client(), path, password=NEW_PASSWORD, confirm=NEW_PASSWORD).status_code == 303
     assert not any(opens_account(c) for c in (victim, session_copy, remember_copy))
     notice = deliver(run_jobs, mailbox, count=3)[2]
-    assert notice.recipients == ["alice@example.com"] and notice.subject == "Your password was changed"
-    assert "reset through a link" in notice.text and "/auth/forgot" in notice.text
+    assert notice.recipients == ["alice@example.com"]
+    assert notice.subject == "Your password was changed"
+    assert "reset through a link" in notice.text
+    assert "/auth/forgot" in notice.text
     assert login(app.test_client(), password=PASSWORD).status_code == 400
     assert login(app.test_client(), password=NEW_PASSWORD).status_code == 303
 

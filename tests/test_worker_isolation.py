@@ -18,7 +18,8 @@ from tests.services import ROOT, procfile_command, start_site, wait_until
 
 def test_the_procfile_runs_mail_and_bulk_work_in_separate_workers():
     mail_worker, bulk_worker = procfile_command("worker"), procfile_command("worker-bulk")
-    assert mail_worker.split()[-2:] == ["mail", "default"] and "worker-pool" in mail_worker
+    assert mail_worker.split()[-2:] == ["mail", "default"]
+    assert "worker-pool" in mail_worker
     assert bulk_worker.split()[-2:] == ["avatars", "maintenance"]
     assert "jobs.worker.AppWorker" in bulk_worker  # rq's forking worker: each job in its own work horse
 

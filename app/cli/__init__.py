@@ -2,10 +2,10 @@
 
 
 def init_app(app):
-    from app.cli import backup, jobs, mail, users
+    from app.cli import backup, jobs, outbox, users
 
     app.cli.add_command(jobs.jobs_cli)
     app.cli.add_command(jobs.schedule_cli)
     app.cli.add_command(backup.backup_cli)
     app.cli.add_command(users.create_admin)
-    app.cli.add_command(mail.mail_cli)
+    app.cli.add_command(outbox.mail_cli)

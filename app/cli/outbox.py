@@ -1,4 +1,4 @@
-"""`flask mail status` and `flask mail retry ID|--failed`: see unsent mail and put it back in the outbox."""
+"""`flask mail status` and `flask mail retry ID|--failed`: the outbox's unsent rows, seen and put back."""
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
