@@ -10,8 +10,7 @@ from sqlalchemy.engine import Engine
 
 import config as config_module
 from app import i18n, logs, ratelimit, security
-from app.extensions import csrf, db, login_manager, migrate, redis_client
-from app.extensions import mail as mail_extension  # Flask-Mail; "mail" alone names the worker's jobs/mail.py
+from app.extensions import csrf, db, login_manager, mailer, migrate, redis_client
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -48,7 +47,7 @@ def register_extensions(app):
     login_manager.localize_callback = str  # the lazy text, in the request's language, as a plain str for the session
     login_manager.login_message_category = "info"
     csrf.init_app(app)
-    mail_extension.init_app(app)
+    mailer.init_app(app)
     app.extensions["redis"] = redis_client(app.config["REDIS_URL"])
 
 

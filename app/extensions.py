@@ -21,7 +21,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention={
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-mail = Mail()
+mailer = Mail()  # Flask-Mail; what it sends is jobs/mail.py's, what it says app/emails.py's
 
 
 def redis_client(url):

@@ -12,7 +12,7 @@ from flask import render_template
 from flask_mail import Message
 
 from app import create_app
-from app.extensions import mail as flask_mail
+from app.extensions import mailer as flask_mail
 from jobs import mail
 
 flask_app = create_app()

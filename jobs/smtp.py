@@ -1,33 +1,17 @@
 """One SMTP connection per worker process (a Sender kept with the worker's app), open between jobs, replaced when untrusted.
 
 Flask-Mail opens a connection per message and sets no timeout; both matter at hundreds of mails a
-second and when a provider accepts a connection and then never answers.
+second and when a provider accepts a connection and then never answers (app/flask_mail_overrides.py adds the timeout).
 """
 import select
 import smtplib
 import time
 
 from flask import current_app
-from flask_mail import Connection
+
+from app.flask_mail_overrides import TimeoutConnection
 
 IDLE_SECONDS = 30  # providers drop idle sessions; after this long we start a fresh one
-
-
-class TimeoutConnection(Connection):
-    """Flask-Mail's connection with MAIL_TIMEOUT on the connect and on every reply."""
-
-    def __init__(self, mail_state, timeout):
-        super().__init__(mail_state)
-        self.timeout = timeout
-
-    def configure_host(self):
-        cls = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
-        host = cls(self.mail.server, self.mail.port, timeout=self.timeout)
-        if self.mail.use_tls:
-            host.starttls()
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
-        return host
 
 
 def settings_key():

@@ -90,8 +90,8 @@ def delete_job(queue_name, job_id):
 
 
 @bp.get("/mail")
-def mail():
-    """Rows not sent yet or given up on; a pending row with attempts behind it is retrying."""
+def outbox_rows():
+    """/admin/mail: the outbox rows not sent yet or given up on; a pending row with attempts is retrying."""
     rows = db.session.scalars(
         select(OutboxMail).where(OutboxMail.status.in_([OutboxMail.PENDING, OutboxMail.SENDING, OutboxMail.FAILED,
                                                         OutboxMail.DROPPED, OutboxMail.HELD]))
@@ -110,4 +110,4 @@ def resend_mail(outbox_id):
         Event.record(Event.ADMIN_MAIL_RESENT, user=current_user, detail=f"outbox {outbox_id}")
         db.session.commit()
         flash(_("Mail %(id)s will be sent again.", id=outbox_id), "success")
-    return see_other("admin.mail")
+    return see_other("admin.outbox_rows")
