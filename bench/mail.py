@@ -1,6 +1,5 @@
-"""Mail section: a 600-mail backlog drained by the project's worker, the same worker on stock rq, Celery on
-our job, the tutorial's Celery task and a raw smtplib loop (the sink's ceiling), interleaved in rounds;
-mails/s, ratios, latency."""
+"""Mail section: a 600-mail backlog drained by the project's worker, Celery on our job, the tutorial's
+Celery task and a raw smtplib loop (the sink's ceiling), interleaved in rounds; mails/s, ratios, latency."""
 import json
 import os
 import subprocess
@@ -12,21 +11,16 @@ from bench.stack import Stack
 from tests.services import ROOT
 
 CELERY = "celery -A bench.celery_app worker --pool prefork --concurrency 2"
-STOCK = ('rq worker-pool --url "$REDIS_URL" --num-workers 2 --worker-class bench.stock_worker.StockAppSimpleWorker '
-         "--logging-level WARNING mail default")
 # key: (label, worker command or None for the Procfile's line, needs the Celery venv)
 CONTENDERS = {
     "project": ("project worker (Procfile: worker-pool, coalesced drain in batches)", None, False),
-    "stock": ("the same pool with rq's SimpleWorker as it is (app context only: bench/stock_worker.py)",
-              STOCK, False),
     "celery": ("Celery prefork, concurrency 2, on our job (jobs.mail.send per row)", CELERY, True),
     "tutorial": ("the tutorial's Celery task (render + Flask-Mail send, no database), prefork 2", CELERY, True),
     "ceiling": ("sink ceiling: raw smtplib loop over one connection", "", False),
 }
 NAIVE = ("naive `rq worker` (fork per job, app imported per fork)", 'rq worker --url "$REDIS_URL" mail', False)
 BACKLOG, SAMPLES = 600, 40
-RATIOS = (("project", "stock"), ("project", "tutorial"), ("project", "celery"), ("project", "ceiling"),
-          ("tutorial", "ceiling"))
+RATIOS = (("project", "tutorial"), ("project", "celery"), ("project", "ceiling"), ("tutorial", "ceiling"))
 
 
 def measure(stack, key, spec, count, samples):

@@ -15,7 +15,7 @@ from redis.client import PubSubWorkerThread
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.command import PUBSUB_CHANNEL_TEMPLATE
-from rq.worker import BaseWorker, SimpleWorker, Worker
+from rq.worker import SimpleWorker, Worker
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import get_next_scheduled_time, to_unix
 
@@ -30,10 +30,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:Version 0.22.0:FutureWarning")
 
 HOOKS = {
     (AppScheduler, Scheduler): {"enqueue_jobs", "enqueue_job", "heartbeat", "register_death", "remove_lock"},
-    (AppSimpleWorker, SimpleWorker): {"perform_job", "subscribe", "check_for_suspension", "heartbeat", "set_state"},
+    (AppSimpleWorker, SimpleWorker): {"perform_job", "subscribe"},
     (AppWorker, Worker): {"perform_job", "subscribe"},
 }
-JOBS = 30
 
 
 def parameters(function):
@@ -137,11 +136,7 @@ def test_stock_rq_scheduler_still_pushes_a_waiting_job_again(app):
         assert Queue("default", connection=connection).get_job_ids() == [job.id, job.id]
 
 
-# The worker: rq calls the hooks, and each one saves what it was written to save.
-
-def noop():
-    return None
-
+# The worker: rq calls the hooks.
 
 def pubsub_thread_blocks_sigterm():
     """Run as a job inside a burst worker: is SIGTERM blocked in that worker's pubsub thread?"""
@@ -153,49 +148,6 @@ def pubsub_thread_blocks_sigterm():
     return bool(blocked & (1 << (signal.SIGTERM - 1)))
 
 
-# The calls of rq's own methods that FewerRoundTripsMixin may skip.
-SKIPPABLE = {
-    "heartbeat": lambda worker, timeout=None, pipeline=None: not timeout and not pipeline,
-    "set_state": lambda worker, state, pipeline=None: state == worker.get_state(),
-    "check_for_suspension": lambda worker, burst: True,
-}
-
-
-def counting(counts, name, original):
-    def method(self, *args, **kwargs):
-        counts[name] += SKIPPABLE[name](self, *args, **kwargs)
-        return original(self, *args, **kwargs)
-    return method
-
-
-def calls_reaching_rq(monkeypatch, worker_class, connection, app):
-    """Run JOBS jobs and count the skippable calls that reached rq's own methods."""
-    counts = dict.fromkeys(SKIPPABLE, 0)
-    for name in SKIPPABLE:
-        monkeypatch.setattr(BaseWorker, name, counting(counts, name, getattr(BaseWorker, name)))
-    queue = Queue("default", connection=connection)
-    jobs = [queue.enqueue(noop) for _ in range(JOBS)]
-    options = {"app": app} if issubclass(worker_class, AppSimpleWorker) else {}
-    worker_class(["default"], connection=connection, **options).work(burst=True)
-    monkeypatch.undo()
-    assert all(job.get_status() == "finished" for job in jobs)
-    return counts
-
-
-def test_rq_still_calls_the_worker_hooks_and_they_save_round_trips(app, monkeypatch, keep_signal_handlers):
-    with app.app_context():
-        connection = get_redis()
-        stock = calls_reaching_rq(monkeypatch, SimpleWorker, connection, app)
-        ours = calls_reaching_rq(monkeypatch, AppSimpleWorker, connection, app)
-    # rq, per job: three plain heartbeats, "idle" written again once, one suspension check.
-    assert stock["heartbeat"] >= 3 * JOBS
-    assert stock["set_state"] >= JOBS
-    assert stock["check_for_suspension"] > JOBS
-    assert ours["heartbeat"] < JOBS
-    assert ours["set_state"] == 0
-    assert ours["check_for_suspension"] < JOBS
-
-
 def test_the_pubsub_thread_leaves_stop_signals_to_the_main_thread(app, keep_signal_handlers):
     with app.app_context():
         queue = Queue("default", connection=get_redis())
@@ -204,12 +156,3 @@ def test_the_pubsub_thread_leaves_stop_signals_to_the_main_thread(app, keep_sign
             options = {"app": app} if worker_class is AppSimpleWorker else {}
             worker_class(["default"], connection=get_redis(), **options).work(burst=True)
             assert job.return_value() is blocked, worker_class.__name__
-
-
-def test_the_heartbeat_throttle_never_lets_the_worker_key_lapse(app):
-    """A skipped heartbeat plus the longest blocking dequeue stays within the worker key's lifetime."""
-    for ttl in (20, 420, 3600):
-        worker = AppSimpleWorker(["default"], connection=Redis.from_url(app.config["REDIS_URL"]), app=app,
-                                 worker_ttl=ttl)
-        assert 0 < worker.heartbeat_interval
-        assert worker.heartbeat_interval + worker.dequeue_timeout < worker.worker_ttl
