@@ -57,3 +57,12 @@ def test_no_module_of_app_or_jobs_imports_lazily_to_dodge_a_cycle():
                  for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
         relative = str(path.relative_to(ROOT))
         assert not inner or relative in allowed, f"{relative} imports inside a function at line(s) {inner}"
+
+
+def test_no_module_reaches_into_another_blueprints_views():
+    """The captcha's store and the avatars' URLs are components others use; no one imports another's routes."""
+    for path in modules("app"):
+        package = path.relative_to(ROOT / "app").parts[0]
+        found = [name for name in imports_of(path)
+                 if name.startswith("app.") and name.split(".")[2:3] == ["views"] and name.split(".")[1] != package]
+        assert not found, f"{path.relative_to(ROOT)} imports {found}"
