@@ -175,11 +175,13 @@ class Config:
 
 
 class DevelopmentConfig(Config):
+    APP_ENV = "development"
     DEBUG = True
     CHECK_DELIVERABILITY = False
 
 
 class TestingConfig(Config):
+    APP_ENV = "testing"
     TESTING = True
     DATABASE_FILE = "test.sqlite3"
     CHECK_DELIVERABILITY = False
@@ -187,6 +189,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    APP_ENV = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS = "max-age=31536000; includeSubDomains"

@@ -8,8 +8,9 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from redis import Redis
 from rq.registry import FailedJobRegistry
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
+from app import stats
 from app.accounts import passwords
 from app.extensions import db
 from app.models import DailyStats, Event, OutboxMail, User, utcnow
@@ -113,7 +114,8 @@ def test_dashboard_draws_the_seeded_days_as_proportional_bars(app, admin):
     seeded = {today - timedelta(days=2): (8, 6, 20), today - timedelta(days=1): (4, 2, 10), today: (2, 1, 5)}
     medians = {today - timedelta(days=2): 600.0, today - timedelta(days=1): 60.0, today: 1200.0}
     with app.app_context():
-        for day, (registrations, verifications, logins) in seeded.items():
+        happen_today(app, today, verified_after=1200)  # today is counted from the events as they happen
+        for day, (registrations, verifications, logins) in list(seeded.items())[:2]:
             db.session.add(DailyStats(day=day, registrations=registrations, verifications=verifications, logins=logins,
                                       verification_rate=verifications / registrations,
                                       median_seconds_to_verify=medians[day]))
@@ -142,6 +144,50 @@ def test_dashboard_draws_the_seeded_days_as_proportional_bars(app, admin):
     table = re.search(r'<table class="list numbers">.*?</table>', html, re.S).group(0)
     assert f"<th scope=\"row\">{today.isoformat()}</th>" in table
     assert "<td>20</td>" in table
+
+
+def happen_today(app, today, verified_after):
+    """Two sign-ups today, one confirmed `verified_after` seconds later, and four logins: events only."""
+    start, _ = stats.utc_bounds(today, ZoneInfo(app.config["TIMEZONE"]))
+    at = start + timedelta(seconds=1)
+    for n in range(2):
+        user = User(username=f"today{n}", email=f"today{n}@example.com", password_hash="x", created_at=at,
+                    verified_at=at + timedelta(seconds=verified_after) if n == 0 else None)
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(Event(kind=Event.REGISTERED, user_id=user.id, created_at=at))
+    db.session.add(Event(kind=Event.VERIFIED, created_at=at))
+    db.session.add_all(Event(kind=Event.LOGIN_OK, created_at=at) for _ in range(4))  # and the admin's own
+    db.session.commit()
+
+
+def test_today_moves_as_people_sign_up_and_a_day_without_events_reads_0(app, admin, mailbox):
+    """No stats job has run: today's row comes from the event log, and every other day reads 0."""
+    before = admin.get("/admin/").get_data(as_text=True)
+    assert register(app.test_client(), username="newcomer", email="newcomer@example.com").status_code == 303
+    after = admin.get("/admin/").get_data(as_text=True)
+    today = datetime.now(ZoneInfo(app.config["TIMEZONE"])).date().isoformat()
+    row = re.search(rf'<th scope="row">{today}</th>(.*?)</tr>', after, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", row)[0] == "1"  # the sign-up, at once
+    assert re.search(rf'<th scope="row">{today}</th>\s*<td>0</td>', before)
+    assert "not computed" not in after
+    yesterday = (datetime.now(ZoneInfo(app.config["TIMEZONE"])).date() - timedelta(days=1)).isoformat()
+    assert re.search(rf'<th scope="row">{yesterday}</th>\s*<td>0</td>\s*<td>0</td>\s*<td>0</td>', after)
+
+
+def test_demo_data_fills_a_month_and_is_refused_in_production(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo-data", "--days", "30", "--per-day", "5"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        days = db.session.scalars(select(DailyStats.day).order_by(DailyStats.day)).all()
+        registered = db.session.scalar(select(func.count()).select_from(User))
+    assert len(days) == 30
+    assert registered > 30 * 3
+    app.config["APP_ENV"] = "production"
+    refused = runner.invoke(args=["demo-data"])
+    assert refused.exit_code == 1
+    assert refused.output.strip() == "Error: demo-data is refused in production (APP_ENV=production): it invents people"
 
 
 def test_failed_job_shows_its_error_and_is_retried_then_deleted(app, admin, run_jobs, redis_server):

@@ -6,6 +6,7 @@ from flask import current_app, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import stats
 from app.admin import bp
 from app.admin.chart import bar_chart
 from app.extensions import db
@@ -23,11 +24,14 @@ def last_days(today, count=DAYS):
     return [today - timedelta(days=count - 1 - i) for i in range(count)]
 
 
-def daily_rows(days):
-    """One DailyStats row (or None where the stats job has not run) per day."""
+def daily_rows(days, zone):
+    """One DailyStats row per day: the stats job's, or, for today and any day it has not recorded yet,
+    counted now from the event log (a transient row, never saved), so today moves as people sign up and
+    a day without events reads 0."""
     found = {row.day: row for row in db.session.scalars(
         select(DailyStats).where(DailyStats.day >= days[0], DailyStats.day <= days[-1]))}
-    return [found.get(day) for day in days]
+    return [found[day] if day in found and day != days[-1] else DailyStats(day=day, **stats.day_figures(day, zone))
+            for day in days]
 
 
 def summary(rows):
@@ -37,7 +41,6 @@ def summary(rows):
     The period's median is the median of the days' medians weighted by those counts: the exact median
     would need every account's times, which the daily rows summarise.
     """
-    rows = [row for row in rows if row is not None]
     registered = sum(row.registrations for row in rows if row.verification_rate is not None)
     verified = {row: round(row.verification_rate * row.registrations) for row in rows
                 if row.verification_rate is not None}
@@ -64,9 +67,9 @@ def weighted_median(pairs):
 
 @bp.get("/")
 def index():
-    today = datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-    days = last_days(today)
-    rows = daily_rows(days)
-    values = {key: [getattr(row, key) if row else None for row in rows] for key, _name in series()}
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    days = last_days(datetime.now(zone).date())
+    rows = daily_rows(days, zone)
+    values = {key: [getattr(row, key) for row in rows] for key, _name in series()}
     return render_template("admin/index.html", chart=bar_chart(days, series(), values), series=series(),
                            table=list(zip(days, rows)), summary=summary(rows), jobs=check_jobs())
