@@ -81,10 +81,11 @@ class Pictures:
         self.log_in(page, "alice")
 
     def prepare_operator(self, page, language):
-        result = flask_cli("create-admin", "operator", "operator@example.com",
-                           env={**self.env, "ADMIN_PASSWORD": PASSWORD})
-        if result.returncode != 0:
-            raise RuntimeError(f"create-admin failed: {result.stderr}")
+        """An administrator looking at a month of made-up sign-ups (`flask demo-data`), not an empty chart."""
+        for command in (("demo-data", "--days", "30"), ("create-admin", "operator", "operator@example.com")):
+            result = flask_cli(*command, env={**self.env, "ADMIN_PASSWORD": PASSWORD})
+            if result.returncode != 0:
+                raise RuntimeError(f"{command[0]} failed: {result.stderr}")
         self.log_in(page, "operator")
 
     def log_in(self, page, name):
