@@ -8,10 +8,12 @@ import os
 import signal
 import time
 
+from redis.exceptions import RedisError
 from rq.worker import SimpleWorker, Worker
 
 from app import create_app
 from app.extensions import db
+from app.metrics import jobstats
 
 
 class AppContextMixin:
@@ -25,7 +27,10 @@ class AppContextMixin:
             if os.getpid() != self.app_pid:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
-            return super().perform_job(job, queue, execution)
+            started = time.monotonic()
+            ok = super().perform_job(job, queue, execution)
+            record_job(self.connection, job, time.monotonic() - started, ok)
+            return ok
 
     def subscribe(self):
         """Start rq's pubsub thread with SIGTERM and SIGINT blocked in it, so the kernel hands them to the main thread.
@@ -38,6 +43,14 @@ class AppContextMixin:
             super().subscribe()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def record_job(redis, job, seconds, ok):
+    """Duration and outcome for /metrics (app/metrics/jobstats.py); lost, never raised, when Redis fails."""
+    try:
+        jobstats.record(redis, job.func_name, seconds, ok)
+    except RedisError:
+        pass
 
 
 class FewerRoundTripsMixin:
