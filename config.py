@@ -68,6 +68,14 @@ def env_limit(name, default):
     return raw
 
 
+def env_choice(name, choices):
+    """One of a few words, the first by default."""
+    raw = os.environ.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
 def env_networks(name):
     """Comma-separated addresses or CIDRs, such as METRICS_ALLOW=10.0.0.0/8,127.0.0.1."""
     raw = os.environ.get(name, "").strip()
@@ -150,6 +158,7 @@ class Config:
         # /metrics (app/metrics): a bearer token, or CIDRs whose addresses may scrape without one.
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         self.METRICS_ALLOW = env_networks("METRICS_ALLOW")
+        self.LOG_FORMAT = env_choice("LOG_FORMAT", ("text", "json"))
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"

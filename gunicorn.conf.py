@@ -19,7 +19,14 @@ def redact(text):
 
 
 class RedactingLogger(Logger):
-    """The request line, path, query and Referer are logged with their token-like parts replaced."""
+    """The request line, path, query and Referer are logged with their token-like parts replaced.
+
+    With LOG_FORMAT=json the app writes each request's line itself (app/requestlog.py): none here.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        if os.environ.get("LOG_FORMAT", "").strip().lower() != "json":
+            super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

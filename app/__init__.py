@@ -1,5 +1,4 @@
 """Application factory: configuration, extensions, blueprints, CLI and error pages."""
-import logging
 import os
 
 from flask import Flask, render_template, request
@@ -9,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app import i18n, ratelimit, security
+from app import i18n, ratelimit, requestlog, security
 from app.extensions import csrf, db, login_manager, migrate, redis_client
 from app.extensions import mail as mail_extension  # importing the app.mail module rebinds app.mail
 from app.metrics import counters
@@ -28,6 +27,7 @@ def create_app(config_class=None):
     register_blueprints(app)
     ratelimit.init_app(app)  # after the blueprints: it wraps their views
     security.init_app(app)
+    requestlog.init_app(app)
     register_error_pages(app)
     register_cli(app)
     configure_logging(app)
@@ -116,5 +116,4 @@ def register_cli(app):
 
 
 def configure_logging(app):
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    requestlog.configure(app, LOG_FORMAT)

@@ -4,6 +4,7 @@ The app is created once per worker process, before any fork, so a job costs no i
 The mixins override public rq methods only, with rq's own signatures; tests/test_rq_hooks.py fails if an
 rq upgrade renames one of them or stops calling it.
 """
+import logging
 import os
 import signal
 import time
@@ -14,6 +15,9 @@ from rq.worker import SimpleWorker, Worker
 from app import create_app
 from app.extensions import db
 from app.metrics import jobstats
+from app.requestlog import REQUEST_ID
+
+log = logging.getLogger("jobs.worker")
 
 
 class AppContextMixin:
@@ -28,8 +32,14 @@ class AppContextMixin:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
             started = time.monotonic()
-            ok = super().perform_job(job, queue, execution)
-            record_job(self.connection, job, time.monotonic() - started, ok)
+            token = REQUEST_ID.set(job.meta.get("request_id"))
+            try:
+                ok = super().perform_job(job, queue, execution)
+                seconds = time.monotonic() - started
+                log.info("job %s %s in %.3f s", job.func_name, "done" if ok else "failed", seconds)
+            finally:
+                REQUEST_ID.reset(token)
+            record_job(self.connection, job, seconds, ok)
             return ok
 
     def subscribe(self):

@@ -1,54 +1,23 @@
 """/metrics: who may scrape it, and counters that move with what happens on a real site (gunicorn with two
 processes, so multi-process mode is exercised, a real worker and the SMTP sink)."""
-import http.cookiejar
 import os
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 import yaml
-from redis import Redis
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
 
 from app.queues import SCHEDULER_HEARTBEAT_KEY
-from tests.helpers import PASSWORD, hidden_inputs
-from tests.services import start_site, wait_until
+from tests.helpers import PASSWORD, Visitor
+from tests.services import ROOT, start_site, wait_until
 
 TOKEN = "metrics-token-for-tests-0123456789"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class Browser:
-    """Cookies and forms over plain HTTP, as a visitor's browser would send them (redirects not followed)."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args):
-            return None
-
-    def __init__(self, base):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-                                                  self.NoRedirect)
-
-    def request(self, path, data=None, headers=None):
-        body = urllib.parse.urlencode(data).encode() if data is not None else None
-        try:
-            with self.opener.open(urllib.request.Request(self.base + path, body, headers or {}), timeout=30) as r:
-                return r.status, r.read().decode(), r.headers
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(), error.headers
-
-    def submit(self, path, **fields):
-        status, html, _ = self.request(path)
-        assert status == 200
-        return self.request(path, {**hidden_inputs(html), **fields})[0]
-
-
-def scrape(browser):
-    status, text, headers = browser.request("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+def scrape(visitor):
+    status, headers, text = visitor.request("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert status == 200 and headers["Cache-Control"] == "no-store" and "Set-Cookie" not in headers
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
@@ -64,14 +33,14 @@ def test_counters_move_by_one_with_a_sign_up_a_failed_login_a_429_and_a_delivere
            "WEB_CONCURRENCY": "2"}
     base, processes = start_site(env, str(tmp_path), ("web", "worker"))
     try:
-        visitor = Browser(base)
+        visitor = Visitor(base)
         wait_until(lambda: value(scrape(visitor), "signup_workers_alive") >= 1, timeout=30, message="a worker")
         before = scrape(visitor)
         assert visitor.submit("/auth/register", username="alice", email="alice@example.com", password=PASSWORD,
-                              confirm=PASSWORD, captcha="PASSED") == 303
+                              confirm=PASSWORD, captcha="PASSED")[0] == 303
         wait_until(lambda: mailbox.messages, timeout=30, message="the verification mail")
-        assert visitor.submit("/auth/login", login="alice", password="wrong password") == 400
-        assert visitor.submit("/auth/login", login="alice", password="wrong password") == 429
+        assert visitor.submit("/auth/login", login="alice", password="wrong password")[0] == 400
+        assert visitor.submit("/auth/login", login="alice", password="wrong password")[0] == 429
         wait_until(lambda: value(scrape(visitor), "signup_outbox_mails", state="sent", kind="verify") == 1,
                    timeout=30, message="the mail counted as sent")
         after = [scrape(visitor) for _ in range(4)]  # two gunicorn processes: each answers some of them
