@@ -1,4 +1,5 @@
 """Configuration from environment variables: one class per APP_ENV, production when unset."""
+import ipaddress
 import os
 import zoneinfo
 from datetime import timedelta
@@ -65,6 +66,23 @@ def env_limit(name, default):
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a rate (e.g. '10 per minute' or '5/hour;20/day')") from None
     return raw
+
+
+def env_choice(name, choices):
+    """One of a few words, the first by default."""
+    raw = os.environ.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def env_networks(name):
+    """Comma-separated addresses or CIDRs, such as METRICS_ALLOW=10.0.0.0/8,127.0.0.1."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        return [ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} must be comma-separated addresses or CIDRs (e.g. 10.0.0.0/8)") from None
 
 
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
@@ -150,6 +168,10 @@ class Config:
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024)
         # The avatar upload's own limit (app/security.py raises the body limit of that one route to it).
         self.AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+        # /metrics (app/metrics): a bearer token, or CIDRs whose addresses may scrape without one.
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
+        self.METRICS_ALLOW = env_networks("METRICS_ALLOW")
+        self.LOG_FORMAT = env_choice("LOG_FORMAT", ("text", "json"))
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"
@@ -163,6 +185,7 @@ class Config:
     # Flask-Limiter: with Redis down, each web process counts in its own memory until Redis answers again.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = "limits"
+    METRICS_OPEN = False  # /metrics with neither METRICS_TOKEN nor METRICS_ALLOW: 404, except in development
     HSTS = None  # Strict-Transport-Security value; production only (a dev server on http must stay reachable)
 
     def validate(self):
@@ -177,6 +200,7 @@ class Config:
 class DevelopmentConfig(Config):
     APP_ENV = "development"
     DEBUG = True
+    METRICS_OPEN = True
     CHECK_DELIVERABILITY = False
 
 

@@ -1,16 +1,16 @@
 """Application factory: configuration, extensions, blueprints, CLI and error pages."""
-import logging
 import os
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app import i18n, logs, ratelimit, security
+from app import i18n, logs, ratelimit, requestlog, security
 from app.extensions import csrf, db, login_manager, mailer, migrate, redis_client
+from app.metrics import counters
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -26,6 +26,7 @@ def create_app(config_class=None):
     register_blueprints(app)
     ratelimit.init_app(app)  # after the blueprints: it wraps their views
     security.init_app(app)
+    requestlog.init_app(app)
     register_error_pages(app)
     register_cli(app)
     configure_logging(app)
@@ -69,6 +70,7 @@ def register_blueprints(app):
     from app.avatars import bp as avatars_bp
     from app.captcha import bp as captcha_bp
     from app.main import bp as main_bp
+    from app.metrics import bp as metrics_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -76,12 +78,15 @@ def register_blueprints(app):
     app.register_blueprint(captcha_bp, url_prefix="/captcha")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(avatars_bp, url_prefix="/avatars")
+    app.register_blueprint(metrics_bp)
 
 
 def register_error_pages(app):
     def render_error(error):
         code = getattr(error, "code", 500)
         retry = ratelimit.retry_after(error) if code == 429 else None
+        if code == 429:
+            counters.RATE_LIMITED.labels(request.endpoint or "none").inc()
         headers = {"Retry-After": str(retry)} if retry else {}
         return render_template("errors/error.html", code=code, retry=retry, description=description_of(error)), \
             code, headers
@@ -111,5 +116,4 @@ def register_cli(app):
 
 def configure_logging(app):
     logs.install_redaction()
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    requestlog.configure(app, LOG_FORMAT)

@@ -2,10 +2,21 @@
 from rq import Queue
 
 from app.extensions import get_redis
+from app.requestlog import REQUEST_ID
 
 QUEUES = ("mail", "default", "avatars", "maintenance")  # worker priority order: a picture or a backup never delays mail
 SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by jobs/scheduler.py, read by /healthz
 
 
+class AppQueue(Queue):
+    """Every job records the request id it was enqueued under (app/requestlog.py), for its log lines."""
+
+    def create_job(self, *args, meta=None, **kwargs):
+        request_id = REQUEST_ID.get()
+        if request_id:
+            meta = {**(meta or {}), "request_id": request_id}
+        return super().create_job(*args, meta=meta, **kwargs)
+
+
 def get_queue(name="default", connection=None):
-    return Queue(name, connection=connection or get_redis())
+    return AppQueue(name, connection=connection or get_redis())

@@ -9,11 +9,15 @@ import logging
 import os
 import resource
 import signal
+import time
 
+from redis.exceptions import RedisError
 from rq.worker import SimpleWorker, Worker
 
 from app import create_app
 from app.extensions import db
+from app.metrics import jobstats
+from app.requestlog import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,16 @@ class AppContextMixin:
                 # A forked work horse must not reuse the parent's pooled database connections.
                 db.engine.dispose(close=False)
                 bound_memory(self.app.config["JOB_MEMORY_MB"])
-            return super().perform_job(job, queue, execution)
+            started = time.monotonic()
+            token = REQUEST_ID.set(job.meta.get("request_id"))
+            try:
+                ok = super().perform_job(job, queue, execution)
+                seconds = time.monotonic() - started
+                log.info("job %s %s in %.3f s", job.func_name, "done" if ok else "failed", seconds)
+            finally:
+                REQUEST_ID.reset(token)
+            record_job(self.connection, job, seconds, ok)
+            return ok
 
     def subscribe(self):
         """Start rq's pubsub thread with SIGTERM and SIGINT blocked in it, so the kernel hands them to the main thread.
@@ -43,6 +56,14 @@ class AppContextMixin:
             super().subscribe()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def record_job(redis, job, seconds, ok):
+    """Duration and outcome for /metrics (app/metrics/jobstats.py); lost, never raised, when Redis fails."""
+    try:
+        jobstats.record(redis, job.func_name, seconds, ok)
+    except RedisError:
+        pass
 
 
 def bound_memory(megabytes):

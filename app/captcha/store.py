@@ -5,6 +5,7 @@ from flask import current_app
 
 from app.captcha.image import random_text
 from app.extensions import get_redis
+from app.metrics import counters
 
 TEST_MODE_WORD = "PASSED"
 
@@ -17,6 +18,7 @@ def new_challenge():
     """Store a fresh answer and return its id; raises RedisError when Redis is unavailable."""
     challenge_id = secrets.token_urlsafe(16)
     get_redis().set(_key(challenge_id), random_text(), ex=current_app.config["CAPTCHA_TTL_SECONDS"])
+    counters.CAPTCHA_SERVED.inc()
     return challenge_id
 
 
