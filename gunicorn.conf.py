@@ -10,7 +10,23 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
-from app.logs import redact
+
+def fresh_metrics_dir():
+    """Set before the app is imported (--preload imports it after this file): a dead run's files would be summed.
+
+    An operator's PROMETHEUS_MULTIPROC_DIR is emptied; otherwise a new temporary directory is made per start.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="signup-metrics-")
+
+
+fresh_metrics_dir()  # before prometheus_client is imported: app.logs below imports the app package
+
+from app.logs import redact  # noqa: E402
 
 
 class RedactingLogger(Logger):
@@ -34,20 +50,6 @@ class RedactingLogger(Logger):
 logger_class = RedactingLogger
 
 
-def fresh_metrics_dir():
-    """Set before the app is imported (--preload imports it after this file): a dead run's files would be summed.
-
-    An operator's PROMETHEUS_MULTIPROC_DIR is emptied; otherwise a new temporary directory is made per start.
-    """
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
-        os.makedirs(path)
-    else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="signup-metrics-")
-
-
-fresh_metrics_dir()
 
 
 def child_exit(server, worker):
