@@ -27,7 +27,7 @@ run-packages:
 test-packages:
 	@devtools/system-packages test
 
-# Web on :5000, worker, scheduler, a console mail sink on :1025 and Redis on :6379 (unless one already runs).
+# Web on :5000, worker, worker-bulk, scheduler, a console mail sink on :1025 and Redis on :6379 (unless one already runs).
 run: $(VENV)/.installed run-packages
 	flask --app wsgi db upgrade
 	@if python -m devtools.waitfor 127.0.0.1:6379 0.5 2>/dev/null; then \
