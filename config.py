@@ -224,6 +224,8 @@ class ProductionConfig(Config):
             raise ConfigError("SECRET_KEY must be set to a random value of at least 16 characters in production")
         if self.CAPTCHA_TEST_MODE:
             raise ConfigError("CAPTCHA_TEST_MODE must not be on in production")
+        if self.HEALTHZ_TOKEN and len(self.HEALTHZ_TOKEN) < 16:
+            raise ConfigError("HEALTHZ_TOKEN must be a random value of at least 16 characters (or unset)")
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

@@ -23,6 +23,16 @@ def test_production_refuses_captcha_test_mode(monkeypatch):
         create_app()
 
 
+def test_production_refuses_a_guessable_healthz_token(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret-value-0123456789")
+    monkeypatch.setenv("HEALTHZ_TOKEN", "health")
+    with pytest.raises(config.ConfigError, match="HEALTHZ_TOKEN"):
+        create_app()
+    monkeypatch.setenv("HEALTHZ_TOKEN", "a-long-random-health-token-42")
+    assert create_app().config["HEALTHZ_TOKEN"] == "a-long-random-health-token-42"
+
+
 @pytest.mark.parametrize("name,value", [("MAIL_USE_TLS", "maybe"), ("MAIL_PORT", "twenty-five"),
                                         ("MAIL_RETRY_INTERVALS", "10,soon"), ("APP_ENV", "staging"),
                                         ("TIMEZONE", "Mars/Olympus_Mons")])
