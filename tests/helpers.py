@@ -205,7 +205,8 @@ def visitor_opens_account(visitor):
 def visitor_logged_in(base, login, password):
     visitor = Visitor(base)
     status, headers, _ = visitor.submit("/auth/login", login=login, password=password, remember="y")
-    assert status == 303 and headers["Location"].endswith("/account"), status
+    assert status == 303, status
+    assert headers["Location"].endswith("/account"), status
     return visitor
 
 

@@ -29,7 +29,8 @@ def page_of(response):
 def test_account_pages_need_a_login(client):
     for path in ("/account/password", "/account/email", "/account/sessions", "/account/delete"):
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login?next="), path
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/auth/login?next="), path
 
 
 def test_every_account_form_refuses_a_post_without_its_csrf_token(app, client, mailbox, run_jobs):

@@ -67,11 +67,13 @@ def failed_job(run_jobs, redis_url):
 def test_every_page_and_action_sends_anonymous_visitors_to_login_and_refuses_other_users(app, client):
     for path in PAGES:
         response = client.get(path)
-        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], path
+        assert response.status_code == 302, path
+        assert "/auth/login" in response.headers["Location"], path
     token = hidden_inputs(client.get("/auth/login").get_data(as_text=True))["csrf_token"]
     for path in ACTIONS:
         response = client.post(path, data={"csrf_token": token})
-        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], path
+        assert response.status_code == 302, path
+        assert "/auth/login" in response.headers["Location"], path
     add_user(app, "mallory")
     assert login(client, "mallory").status_code == 303
     token = hidden_inputs(client.get("/account").get_data(as_text=True))["csrf_token"]
@@ -102,7 +104,8 @@ def test_actions_answer_303_to_an_administrator(app, admin, run_jobs, redis_serv
                        (f"/admin/users/{user_id}/disable", "/admin/users"),
                        (f"/admin/users/{user_id}/enable", "/admin/users")):
         response = post(admin, path, page)
-        assert response.status_code == 303 and response.headers["Location"] == page, path
+        assert response.status_code == 303, path
+        assert response.headers["Location"] == page, path
     run_jobs()  # the retried job fails again
     response = post(admin, f"/admin/jobs/default/{job_id}/delete", "/admin/jobs")
     assert response.status_code == 303
@@ -230,7 +233,9 @@ def test_jobs_page_lists_the_schedule_and_warns_loudly_when_jobs_wait_without_a_
     get_queue("maintenance", connection=Redis.from_url(redis_server.url)).enqueue("jobs.cleanup.run")  # no worker is alive in this test
     for path in ("/admin/", "/admin/jobs"):
         page = admin.get(path).get_data(as_text=True)
-        assert 'role="alert"' in page and "No worker is running." in page and "1 job(s) are waiting" in page, path
+        assert 'role="alert"' in page, path
+        assert "No worker is running." in page, path
+        assert "1 job(s) are waiting" in page, path
 
 
 def test_mail_page_lists_unsent_rows_without_bodies_and_resends_a_failed_one(app, admin):

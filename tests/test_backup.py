@@ -114,7 +114,8 @@ def test_restore_refuses_an_unsound_file_in_one_line(make_app, tmp_path):
     for path in (garbage, corrupt, tmp_path / "missing.sqlite3"):
         result = app.test_cli_runner().invoke(args=["backup", "restore", "--yes", str(path)])
         assert result.exit_code == 1, result.output
-        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
+        assert result.output.startswith("Error: "), result.output
+        assert result.output.count("\n") == 1, result.output
         assert "Traceback" not in result.output
     with app.app_context():
         assert snapshot() == before

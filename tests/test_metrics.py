@@ -18,7 +18,9 @@ TOKEN = "metrics-token-for-tests-0123456789"
 
 def scrape(visitor):
     status, headers, text = visitor.request("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert status == 200 and headers["Cache-Control"] == "no-store" and "Set-Cookie" not in headers
+    assert status == 200
+    assert headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in headers
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
 
@@ -61,7 +63,8 @@ def test_metrics_is_refused_without_the_token_and_hidden_when_not_configured(mak
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
     response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 200 and "signup_workers_alive" in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "signup_workers_alive" in response.get_data(as_text=True)
     assert "Set-Cookie" not in response.headers
     assert make_app().test_client().get("/metrics").status_code == 404
 
@@ -79,10 +82,12 @@ def test_the_alert_rules_parse_and_name_only_exported_metrics(make_app, redis_se
     names = {family(line.split()[2]) for line in exported.splitlines() if line.startswith("# TYPE")}
     with open(os.path.join(ROOT, "deploy", "alerts.yml")) as f:
         rules = [rule for group in yaml.safe_load(f)["groups"] for rule in group["rules"]]
-    assert len(rules) >= 4 and all({"alert", "expr"} <= set(rule) for rule in rules)
+    assert len(rules) >= 4
+    assert all({"alert", "expr"} <= set(rule) for rule in rules)
     for rule in rules:
         used = {family(name) for name in re.findall(r"\bsignup_[a-z_]+", rule["expr"])}
-        assert used and used <= names, rule["alert"]
+        assert used, rule["alert"]
+        assert used <= names, rule["alert"]
 
 
 def family(name):

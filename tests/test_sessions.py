@@ -197,5 +197,6 @@ def test_pages_behind_login_are_not_stored_by_caches(app, client, mailbox, run_j
     login(client)
     for path in ("/account", "/account/password", "/account/email", "/account/sessions", "/account/delete", "/"):
         response = client.get(path)
-        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store", path
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
     assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
