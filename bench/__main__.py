@@ -19,6 +19,7 @@ SECTIONS = {
     "stats": "bench.recurring",
     "backup": "bench.recurring",
     "avatar": "bench.avatar",
+    "load": "bench.signups",
 }
 
 
