@@ -1,8 +1,11 @@
 """Configuration from environment variables: one class per APP_ENV, production when unset."""
 import ipaddress
 import os
+import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 import limits
 
@@ -85,6 +88,60 @@ def env_networks(name):
         raise ConfigError(f"{name}={raw!r} must be comma-separated addresses or CIDRs (e.g. 10.0.0.0/8)") from None
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url reads
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_FORM = "redis+sentinel://[:password@]host:port[,host:port...]/service_name[/db]"
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    """A REDIS_URL naming Sentinels: who to ask, for which primary, and which database on it."""
+    sentinels: tuple  # ((host, port), ...)
+    service: str
+    db: int = 0
+    password: str | None = None  # the primary's and replicas' (and the Sentinels', as limits and rq use it)
+
+
+def parse_redis_url(name, url):
+    """A SentinelAddress for a redis+sentinel:// URL, None for a plain one; junk is refused with one line.
+
+    One parser for every process (web, workers, scheduler, limiter, /healthz), so a typo in a Sentinel
+    list fails at start-up instead of at the first failover.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in (*REDIS_SCHEMES, SENTINEL_SCHEME):
+        raise ConfigError(f"{name}={redact(url)!r} is not a Redis URL (redis://host:port/db, rediss://, unix:// "
+                          f"or {SENTINEL_FORM})")
+    if parts.scheme != SENTINEL_SCHEME:
+        return None
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    segments = parts.path.strip("/").split("/") if parts.path.strip("/") else []
+    sentinels = tuple(sentinel_host(part) for part in hosts.split(","))
+    if None in sentinels or not segments or len(segments) > 2 or not segments[0] or parts.query \
+            or (len(segments) == 2 and not segments[1].isdigit()):
+        raise ConfigError(f"{name}={redact(url)!r} must look like {SENTINEL_FORM}")
+    password = unquote(userinfo.partition(":")[2]) or None
+    return SentinelAddress(sentinels, unquote(segments[0]), int(segments[1]) if len(segments) == 2 else 0, password)
+
+
+def sentinel_host(part):
+    """("host", port) from host:port (26379 when the port is left out), None when it is not one."""
+    host, colon, port = part.strip().rpartition(":")
+    if not colon:
+        host, port = port, "26379"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+def redact(url):
+    """The URL with its password replaced, for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
 LIMIT_DEFAULTS = {
     "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
@@ -125,6 +182,7 @@ class Config:
             env_str("DATABASE_URL", sqlite_url(self.DATABASE_FILE))
         )
         self.REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+        sentinel = parse_redis_url("REDIS_URL", self.REDIS_URL)  # refuses junk at start-up
         self.BASE_URL = env_str("BASE_URL", "http://localhost:5000").rstrip("/")
 
         self.MAIL_SERVER = env_str("MAIL_SERVER", "localhost")
@@ -160,7 +218,9 @@ class Config:
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
 
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        # Flask-Limiter gets the app's own client (app/ratelimit.py passes its pool), Sentinel-backed or not;
+        # the URI only picks limits' plain Redis storage class for that pool.
+        self.RATELIMIT_STORAGE_URI = "redis://" if sentinel else self.REDIS_URL
         for name, default in LIMIT_DEFAULTS.items():
             setattr(self, name, env_limit(name, default))
         self.TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)

@@ -5,10 +5,13 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from redis import Redis
-from redis.backoff import NoBackoff
+from redis import ConnectionPool, Redis
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 from sqlalchemy import MetaData
+
+import config
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 db = SQLAlchemy(metadata=MetaData(naming_convention={
@@ -24,14 +27,23 @@ csrf = CSRFProtect()
 mailer = Mail()  # Flask-Mail; what it sends is jobs/mail.py's, what it says app/emails.py's
 
 
-def redis_client(url):
-    """Short timeouts and no retries: a dead Redis costs a request about a second, not a minute.
+def redis_client(url, patient=False, redis_class=Redis):
+    """A client for REDIS_URL, plain or Sentinel-backed (redis+sentinel://, parsed by config.parse_redis_url).
 
+    Short timeouts and no retries: a dead Redis costs a request about a second, not a minute. `patient`
+    clients (workers, scheduler) retry for about 10 s instead, so a failover is ridden out inside redis-py:
+    a Sentinel-backed connection asks the Sentinels for the primary again on every reconnect.
     Bytes in, bytes out (no decode_responses) because RQ stores pickled payloads on the same client.
     The factory keeps it in app.extensions["redis"], as Flask-RQ does.
     """
-    return Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0),
-                          health_check_interval=30)
+    retry = Retry(ExponentialBackoff(cap=2, base=0.1), 8) if patient else Retry(NoBackoff(), 0)
+    options = dict(socket_timeout=1, socket_connect_timeout=1, retry=retry, health_check_interval=30)
+    sentinel = config.parse_redis_url("REDIS_URL", url)
+    if sentinel is None:
+        return redis_class(connection_pool=ConnectionPool.from_url(url, **options))
+    auth = {"password": sentinel.password} if sentinel.password else {}
+    sentinels = Sentinel(sentinel.sentinels, sentinel_kwargs=dict(socket_timeout=1, socket_connect_timeout=1, **auth))
+    return sentinels.master_for(sentinel.service, redis_class=redis_class, db=sentinel.db, **auth, **options)
 
 
 def get_redis():

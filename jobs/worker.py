@@ -11,15 +11,32 @@ import resource
 import signal
 import time
 
+from redis import Redis
 from redis.exceptions import RedisError
 from rq.worker import SimpleWorker, Worker
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.metrics import jobstats
 from app.requestlog import REQUEST_ID
+from config import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+class WorkerRedis(Redis):
+    """The rq CLI's connection (`--connection-class`): REDIS_URL read as the app reads it, Sentinel included,
+    and patient, so a failover of a few seconds is retried inside redis-py instead of ending the worker.
+
+    rq builds it with from_url(--url); the worker-pool's children rebuild it from its pool's settings.
+    """
+
+    @classmethod
+    def from_url(cls, url, **kwargs):
+        try:
+            return redis_client(url, patient=True, redis_class=cls)
+        except ConfigError as exc:
+            raise SystemExit(f"configuration error: {exc}") from None
 
 
 class AppContextMixin:

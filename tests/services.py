@@ -88,6 +88,71 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class SentinelSet:
+    """A primary, one replica and one Sentinel watching them (`redis-server --sentinel`), all on free ports.
+
+    url is the REDIS_URL the processes get; failover() forces `SENTINEL FAILOVER` and waits for the switch.
+    """
+
+    SERVICE = "mymaster"
+
+    def __init__(self):
+        self.primary, self.replica = RedisServer(), RedisServer()
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="test-sentinel-")
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.SERVICE}/0"
+
+    def start(self):
+        from redis import Redis
+
+        self.primary.start()
+        self.replica.start()
+        Redis(port=self.replica.port).replicaof("127.0.0.1", self.primary.port)
+        config = os.path.join(self.dir, "sentinel.conf")
+        with open(config, "w") as f:  # Sentinel rewrites its config file as it learns: one of its own
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                    f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 1\n"
+                    f"sentinel down-after-milliseconds {self.SERVICE} 2000\n"
+                    f"sentinel failover-timeout {self.SERVICE} 10000\n")
+        self.process = subprocess.Popen([shutil.which("redis-server"), config, "--sentinel"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.sentinel = Redis(port=self.port, socket_timeout=2, decode_responses=True)
+        wait_until(lambda: port_open(self.port), timeout=10, message=f"sentinel on {self.port}")
+        wait_until(self.replica_known, timeout=30, message="sentinel sees the replica in sync")
+        return self
+
+    def master_port(self):
+        return int(self.sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE)[1])
+
+    def replica_known(self):
+        replicas = self.sentinel.execute_command("SENTINEL", "REPLICAS", self.SERVICE)
+        return any(replica.get("master-link-status") == "ok" for replica in replicas)
+
+    def failover(self):
+        """Promote the replica; returns once the Sentinel names it and the old primary follows it."""
+        from redis import Redis
+
+        old = self.master_port()
+        wait_until(self.replica_known, timeout=30, message="a replica in sync to promote")
+        self.sentinel.execute_command("SENTINEL", "FAILOVER", self.SERVICE)
+        wait_until(lambda: self.master_port() != old, timeout=30, message="sentinel switched the primary")
+        demoted = Redis(port=old, socket_timeout=2, decode_responses=True)
+        wait_until(lambda: demoted.info("replication")["role"] == "slave", timeout=30, message="old primary follows")
+        return self.master_port()
+
+    def cleanup(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.primary.cleanup()
+        self.replica.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def procfile_command(name, procfile="Procfile"):
     with open(os.path.join(ROOT, procfile)) as f:
         for line in f:

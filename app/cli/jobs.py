@@ -11,7 +11,7 @@ from rq import Worker
 from rq.job import JobStatus
 
 from app import LOG_FORMAT
-from app.extensions import get_redis
+from app.extensions import get_redis, redis_client
 from app.queues import QUEUES, get_queue
 from jobs import schedule, scheduler
 
@@ -105,6 +105,8 @@ def schedule_run():
     click.echo(f"scheduler starting: {len(schedule.declared(current_app.config))} recurring jobs, "
                f"cron times in {zone}")
     try:
-        scheduler.run_forever(get_redis(), schedule.declared(current_app.config), zone)
+        # Patient, as the workers' connection: a Sentinel failover is retried, not a restart of the loop.
+        connection = redis_client(current_app.config["REDIS_URL"], patient=True)
+        scheduler.run_forever(connection, schedule.declared(current_app.config), zone)
     except KeyboardInterrupt:
         pass
