@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from redis import ConnectionPool, Redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 from sqlalchemy import MetaData
 
 import config
@@ -27,6 +27,17 @@ csrf = CSRFProtect()
 mailer = Mail()  # Flask-Mail; what it sends is jobs/mail.py's, what it says app/emails.py's
 
 
+class SentinelConnection(SentinelManagedConnection):
+    """Disconnects when a read is interrupted, as redis-py's plain Connection does (redis-py PR #4292, open).
+
+    Its Sentinel twin keeps such a connection in the pool, so after a stop signal lands in a worker's
+    blocking dequeue, the worker's last writes read the dequeue's reply, or wait for it until SIGKILL.
+    """
+
+    def read_response(self, disable_decoding=False, *, disconnect_on_error=True, **kwargs):
+        return super().read_response(disable_decoding, disconnect_on_error=disconnect_on_error, **kwargs)
+
+
 def redis_client(url, patient=False, redis_class=Redis):
     """A client for REDIS_URL, plain or Sentinel-backed (redis+sentinel://, parsed by config.parse_redis_url).
 
@@ -43,7 +54,8 @@ def redis_client(url, patient=False, redis_class=Redis):
         return redis_class(connection_pool=ConnectionPool.from_url(url, **options))
     auth = {"password": sentinel.password} if sentinel.password else {}
     sentinels = Sentinel(sentinel.sentinels, sentinel_kwargs=dict(socket_timeout=1, socket_connect_timeout=1, **auth))
-    return sentinels.master_for(sentinel.service, redis_class=redis_class, db=sentinel.db, **auth, **options)
+    return sentinels.master_for(sentinel.service, redis_class=redis_class, connection_class=SentinelConnection,
+                                db=sentinel.db, **auth, **options)
 
 
 def get_redis():
