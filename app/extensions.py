@@ -42,12 +42,14 @@ def redis_client(url, patient=False, redis_class=Redis):
     """A client for REDIS_URL, plain or Sentinel-backed (redis+sentinel://, parsed by config.parse_redis_url).
 
     Short timeouts and no retries: a dead Redis costs a request about a second, not a minute. `patient`
-    clients (workers, scheduler) retry for about 10 s instead, so a failover is ridden out inside redis-py:
-    a Sentinel-backed connection asks the Sentinels for the primary again on every reconnect.
+    clients (workers, scheduler) retry a command for a few seconds (up to ~7 s, as reconnecting retries
+    too), so a failover is ridden out inside redis-py rather than ending a worker mid-bookkeeping: a
+    Sentinel-backed connection asks the Sentinels for the primary again on every reconnect. Longer
+    outages are the loops' to wait out (rq's dequeue, the scheduler's run_forever).
     Bytes in, bytes out (no decode_responses) because RQ stores pickled payloads on the same client.
     The factory keeps it in app.extensions["redis"], as Flask-RQ does.
     """
-    retry = Retry(ExponentialBackoff(cap=2, base=0.1), 8) if patient else Retry(NoBackoff(), 0)
+    retry = Retry(ExponentialBackoff(cap=1, base=0.1), 3) if patient else Retry(NoBackoff(), 0)
     options = dict(socket_timeout=1, socket_connect_timeout=1, retry=retry, health_check_interval=30)
     sentinel = config.parse_redis_url("REDIS_URL", url)
     if sentinel is None:

@@ -56,6 +56,18 @@ def declared(config):
     ]
 
 
+def retired(job, config):
+    """A registration of an earlier release (our prefix, an id no longer declared) whose function this
+    release no longer has: its copy queued before the upgrade has nothing to run."""
+    if not job.id.startswith(ID_PREFIX) or job.id in {entry.job_id(config["TIMEZONE"]) for entry in declared(config)}:
+        return False
+    try:
+        job.func
+    except (ImportError, AttributeError, ValueError):
+        return True
+    return False
+
+
 def by_name(config):
     return {entry.name: entry for entry in declared(config)}
 

@@ -22,6 +22,7 @@ import warnings
 from datetime import datetime, timedelta, timezone
 
 from redis.exceptions import RedisError
+from rq.job import JobStatus
 from rq_scheduler import Scheduler
 
 from app.queues import SCHEDULER_HEARTBEAT_KEY
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 5  # seconds between scheduler passes: a due job waits at most this long
 HEARTBEAT_TTL = 6 * INTERVAL
+RETIRED_TTL = 86400  # seconds an old registration's last run stays readable (rq-scheduler keeps its jobs forever)
 
 # rq-scheduler calls CronTab.next() without default_utc, which warns on every cron job, every time.
 warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning)
@@ -40,17 +42,21 @@ def sync(scheduler, entries, zone):
     """Register what is declared and missing, cancel (and delete) what is ours and no longer declared.
 
     Running it twice, or from two schedulers, changes nothing: ids are stable and zadd is idempotent.
+    An upgrade that changes a definition changes its id; the run the old registration owed is kept: a
+    copy already in its queue (or running) still runs and then expires, and a due time not pushed yet
+    passes to the new registration, which then runs at once.
     """
     wanted = {entry.job_id(zone): entry for entry in entries}
-    registered = set()
-    for job in scheduler.get_jobs():
+    registered, overdue = set(), set()
+    now = datetime.now(timezone.utc)
+    for job, due in scheduler.get_jobs(with_times=True):
         if job.id in wanted:
             registered.add(job.id)
         elif job.id.startswith(ID_PREFIX):
             scheduler.cancel(job)
-            job.delete()
+            if retire(job) and due.replace(tzinfo=timezone.utc) <= now:
+                overdue.add(entry_name(job.id))
             log.info("cancelled %s (no longer declared)", job.id)
-    now = datetime.now(timezone.utc)
     for job_id, entry in wanted.items():
         if job_id in registered:
             continue
@@ -58,11 +64,27 @@ def sync(scheduler, entries, zone):
                        description=f"{entry.name}: {entry.func}{entry.args!r}")
         if entry.cron:
             job = scheduler.cron(entry.cron, meta={"timezone": zone}, **options)
-            scheduler.change_execution_time(job, next_cron(entry.cron, zone, now))
+            scheduler.change_execution_time(job, now if entry.name in overdue else next_cron(entry.cron, zone, now))
         else:
             scheduler.schedule(now, interval=entry.interval, **options)
         log.info("registered %s (%s)", job_id, entry.describe())
     return wanted
+
+
+def retire(job):
+    """Delete an old registration, unless a copy waits in its queue (that run goes ahead, and the job then
+    expires) or runs (deleting would not stop it). True when deleted: any due time it had is still owed."""
+    status = job.get_status()
+    if status == JobStatus.QUEUED:
+        job.result_ttl = RETIRED_TTL
+        job.save()
+    elif status != JobStatus.STARTED:
+        job.delete()
+    return status not in (JobStatus.QUEUED, JobStatus.STARTED)
+
+
+def entry_name(job_id):
+    return job_id[len(ID_PREFIX):].rsplit("-", 1)[0]
 
 
 class AppScheduler(Scheduler):

@@ -20,6 +20,7 @@ from app.extensions import db, redis_client
 from app.metrics import jobstats
 from app.requestlog import REQUEST_ID
 from config import ConfigError
+from jobs import schedule
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,15 @@ class AppContextMixin:
         super().__init__(*args, **kwargs)
         self.app = app or create_app()
         self.app_pid = os.getpid()
+
+    def execute_job(self, job, queue):
+        """A recurring job of an earlier release whose function is gone is cancelled, not failed: the copy
+        the old scheduler queued before an upgrade would otherwise fail once, and page someone."""
+        if schedule.retired(job, self.app.config):
+            log.warning("cancelled %s: a recurring job of an earlier release (%s is gone)", job.id, job.func_name)
+            job.cancel()
+            return None
+        return super().execute_job(job, queue)
 
     def perform_job(self, job, queue, execution):
         with self.app.app_context():

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Version 0.22.0:FutureWarning")
 
 HOOKS = {
     (AppScheduler, Scheduler): {"enqueue_jobs", "enqueue_job", "heartbeat", "register_death", "remove_lock"},
-    (AppSimpleWorker, SimpleWorker): {"perform_job", "subscribe"},
-    (AppWorker, Worker): {"perform_job", "subscribe"},
+    (AppSimpleWorker, SimpleWorker): {"execute_job", "perform_job", "subscribe"},
+    (AppWorker, Worker): {"execute_job", "perform_job", "subscribe"},
 }
 
 

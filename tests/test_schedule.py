@@ -132,6 +132,54 @@ def test_a_due_time_pushed_twice_runs_once(app, run_jobs):
         assert job.get_status() == JobStatus.FINISHED
 
 
+# An upgrade: the same names under new definitions, so new ids (the release that changed REGISTRATION,
+# or moved jobs.outbox.redrive to jobs.mail.redrive, was one).
+
+def older_release(entries):
+    return [replace(entry, timeout=entry.timeout + 1) for entry in entries]
+
+
+def test_an_upgrade_lets_the_run_already_queued_under_the_old_id_go_ahead_once(app, run_jobs):
+    with app.app_context():
+        connection = get_redis()
+        new = schedule.declared(app.config)
+        old_scheduler = AppScheduler(connection=connection, entries=older_release(new), zone="UTC")
+        old_scheduler.enqueue_jobs()  # the old release registers (and pushes its interval jobs)
+        make_all_due(connection)
+        old_scheduler.enqueue_jobs()  # ... and pushes every due job; no worker runs during the deploy
+        old_ids = set(registered(connection))
+        sync(AppScheduler(connection=connection, entries=new, zone="UTC"), new, "UTC")  # the new release starts
+        assert set(registered(connection)) == {entry.job_id("UTC") for entry in new}
+        run_jobs()
+        counts = {job_id: len(Job.fetch(job_id, connection=connection).results()) for job_id in old_ids}
+        assert counts == {job_id: 1 for job_id in old_ids}
+        assert all(0 < connection.ttl(f"rq:job:{job_id}") <= 86400 for job_id in old_ids)  # then they expire
+
+
+def test_a_cron_run_due_but_not_pushed_before_the_upgrade_runs_under_the_new_id(app, run_jobs):
+    with app.app_context():
+        connection = get_redis()
+        new = schedule.declared(app.config)
+        sync(Scheduler(connection=connection), older_release(new), "UTC")
+        make_all_due(connection)  # 03:30 has come; the old scheduler stopped before pushing the backup
+        scheduler = AppScheduler(connection=connection, entries=new, zone="UTC")
+        scheduler.enqueue_jobs()
+        run_jobs()
+        assert runs(connection) == {name: 1 for name in NAMES}
+
+
+def test_a_queued_job_whose_function_an_upgrade_removed_is_cancelled_not_failed(app, run_jobs):
+    with app.app_context():
+        connection = get_redis()
+        gone = [schedule.Entry("outbox-redrive", "jobs.outbox.redrive", queue="mail", interval=60)]
+        AppScheduler(connection=connection, entries=gone, zone="UTC").enqueue_jobs()  # registered and pushed
+        old_id = gone[0].job_id("UTC")
+        assert Queue("mail", connection=connection).get_job_ids() == [old_id]
+        run_jobs()  # the new release's worker starts before its scheduler
+        assert FailedJobRegistry("mail", connection=connection).count == 0
+        assert Job.fetch(old_id, connection=connection).get_status() == JobStatus.CANCELED
+
+
 def test_jobs_run_enqueues_now_and_says_no_worker_is_running(app, run_jobs):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["jobs", "run", "stats"])
