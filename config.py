@@ -181,6 +181,13 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
             env_str("DATABASE_URL", sqlite_url(self.DATABASE_FILE))
         )
+        # Connections one process may hold: DATABASE_POOL_SIZE kept open plus DATABASE_MAX_OVERFLOW at a peak
+        # (SQLAlchemy's defaults). Every process has its own pool (README "Deployment guide").
+        self.DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 5, minimum=1)
+        self.DATABASE_MAX_OVERFLOW = env_int("DATABASE_MAX_OVERFLOW", 10, minimum=0)
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_size": self.DATABASE_POOL_SIZE,
+                                              "max_overflow": self.DATABASE_MAX_OVERFLOW}
         self.REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
         sentinel = parse_redis_url("REDIS_URL", self.REDIS_URL)  # refuses junk at start-up
         self.BASE_URL = env_str("BASE_URL", "http://localhost:5000").rstrip("/")

@@ -3,6 +3,7 @@ import pytest
 
 import config
 from app import create_app
+from app.extensions import db
 from tests import services
 from tests.helpers import HEALTHZ
 from tests.services import Process, flask_cli, free_port, port_open, wait_until
@@ -35,7 +36,7 @@ def test_production_refuses_a_guessable_healthz_token(monkeypatch):
 
 @pytest.mark.parametrize("name,value", [("MAIL_USE_TLS", "maybe"), ("MAIL_PORT", "twenty-five"),
                                         ("MAIL_RETRY_INTERVALS", "10,soon"), ("APP_ENV", "staging"),
-                                        ("TIMEZONE", "Mars/Olympus_Mons")])
+                                        ("TIMEZONE", "Mars/Olympus_Mons"), ("DATABASE_POOL_SIZE", "0")])
 def test_junk_settings_are_refused_not_guessed(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(config.ConfigError, match=name):
@@ -57,6 +58,16 @@ def test_development_defaults(monkeypatch):
     assert app.config["REDIS_URL"] == "redis://localhost:6379/0"
     assert app.config["MAIL_PORT"] == 1025
     assert app.config["BASE_URL"] == "http://localhost:5000"
+
+
+def test_each_process_pools_as_many_database_connections_as_configured(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://signup@127.0.0.1:1/signup")  # never connected to here
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
+    monkeypatch.setenv("DATABASE_MAX_OVERFLOW", "2")
+    app = create_app()
+    with app.app_context():
+        assert db.engine.pool.size() == 3
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 3, "max_overflow": 2}
 
 
 @pytest.mark.processes
