@@ -99,7 +99,7 @@ class SentinelAddress:
     sentinels: tuple  # ((host, port), ...)
     service: str
     db: int = 0
-    password: str | None = None  # the primary's and replicas' (and the Sentinels', as limits and rq use it)
+    password: str | None = None  # the primary's and replicas', and the Sentinels' (as limits reads such a URL)
 
 
 def parse_redis_url(name, url):

@@ -19,6 +19,7 @@ from app.models import OutboxMail
 from app.queues import SCHEDULER_HEARTBEAT_KEY
 from devtools.waitfor import addresses
 from jobs import schedule
+from jobs.worker import WorkerRedis
 from tests.helpers import HEALTHZ, Visitor, hidden_inputs, register
 from tests.services import Process, SentinelSet, flask_cli, start_site, wait_until
 
@@ -181,3 +182,8 @@ def test_the_workers_on_sentinel_stop_at_once_on_a_stop_signal(app_env, sentinel
     finally:
         for worker in workers:
             worker.stop(timeout=5)
+
+
+def test_the_workers_refuse_a_bad_redis_url_with_one_line():
+    with pytest.raises(SystemExit, match="^configuration error: REDIS_URL='redis\\+sentinel://h:1/' must look like"):
+        WorkerRedis.from_url("redis+sentinel://h:1/")
