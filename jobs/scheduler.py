@@ -39,7 +39,7 @@ warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", cate
 
 
 def sync(scheduler, entries, zone):
-    """Register what is declared and missing, cancel (and delete) what is ours and no longer declared.
+    """Register what is declared and missing, cancel what is ours and no longer declared.
 
     Running it twice, or from two schedulers, changes nothing: ids are stable and zadd is idempotent.
     An upgrade that changes a definition changes its id; the run the old registration owed is kept: a

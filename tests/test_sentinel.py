@@ -1,6 +1,6 @@
 """Redis behind Sentinel: REDIS_URL=redis+sentinel://..., and a forced failover in the middle of sign-ups.
 
-The processing tests run a real Sentinel set (tests/services.py: a primary, a replica, one Sentinel) and the
+The process tests run a real Sentinel set (tests/services.py: a primary, a replica, one Sentinel) and the
 Procfile's web, worker, worker-bulk and scheduler against it; the parser tests need no server.
 """
 import threading
@@ -70,9 +70,9 @@ def test_waitfor_waits_for_any_of_the_sentinels():
 
 @pytest.fixture
 def sentinels():
-    trio = SentinelSet().start()
-    yield trio
-    trio.cleanup()
+    servers = SentinelSet().start()
+    yield servers
+    servers.cleanup()
 
 
 def primary(sentinels):
