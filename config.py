@@ -109,6 +109,11 @@ LIMIT_DEFAULTS = {
     "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT": "20 per hour",
     "RATELIMIT_ACCOUNT_CHANGES_PER_USER": "10 per hour",  # password, address and deletion forms of one account
     "RATELIMIT_AVATAR_PER_USER": "10 per hour",  # picture uploads (and removals) of one account
+    # Wrong second-factor codes after a right password: per account and client network a 429 (so the owner,
+    # elsewhere, still gets in), and per account a daily ceiling on app codes, past which only a recovery
+    # code or a passkey opens it (both unguessable).
+    "RATELIMIT_TWO_FACTOR_PER_CLIENT": "10 per hour",
+    "RATELIMIT_TWO_FACTOR_PER_ACCOUNT": "50 per day",
 }
 
 
@@ -155,6 +160,11 @@ class Config:
         self.JOB_MEMORY_MB = env_int("JOB_MEMORY_MB", 512, minimum=0)
         # A login without "keep me logged in" ends after this long without a request (app.models.LoginSession).
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 120, minimum=1)
+        # Changing the address, password, second factors or deleting the account needs the password (or a
+        # passkey) given this recently (app/accounts/reauth.py).
+        self.REAUTH_MINUTES = env_int("REAUTH_MINUTES", 10, minimum=1)
+        # A MaxMind-format database (GeoLite2-City.mmdb): the sessions page then names a place, not an address.
+        self.GEOIP_DATABASE = env_str("GEOIP_DATABASE")
         # /healthz shows its details (queues, workers, mail) to admins and to "Authorization: Bearer <this>".
         self.HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
@@ -193,6 +203,8 @@ class Config:
             zoneinfo.ZoneInfo(self.TIMEZONE)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TIMEZONE={self.TIMEZONE!r} is not a known time zone (e.g. UTC, Asia/Shanghai)") from None
+        if self.GEOIP_DATABASE and not os.path.isfile(self.GEOIP_DATABASE):
+            raise ConfigError(f"GEOIP_DATABASE={self.GEOIP_DATABASE!r} is not a file (a GeoLite2-City.mmdb, or unset)")
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be on")
 

@@ -7,13 +7,15 @@ import os
 import re
 import urllib.error
 import urllib.parse
+import time
 import urllib.request
 
+import pyotp
 from sqlalchemy import func, select
 
-from app.accounts import tokens
+from app.accounts import tokens, twofactor
 from app.extensions import db
-from app.models import Event, OutboxMail, User
+from app.models import Event, OutboxMail, User, utcnow
 from app.outbox import compose
 
 PASSWORD = "correct horse battery"
@@ -61,6 +63,34 @@ def confirm(client, path):
 
 def login(client, login="alice", password=PASSWORD, **extra):
     return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
+
+
+def with_app_codes(user, secret):
+    """Turn on `user`'s authenticator app with `secret`, as enrolment would (the caller commits)."""
+    user.totp_secret, user.totp_enabled_at = twofactor.seal(secret), utcnow()
+
+
+def make_admin(app, username="alice", secret=None):
+    """Make an account an administrator, with the authenticator app /admin/ requires."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        user.is_admin = True
+        with_app_codes(user, secret or pyotp.random_base32())
+        db.session.commit()
+
+
+def app_code(app, secret, username="alice"):
+    """The app's code for a time step the account has not used yet (each code signs in once)."""
+    with app.app_context():
+        last = db.session.scalar(select(User.totp_last_step).where(User.username == username))
+    totp, now = pyotp.TOTP(secret), int(time.time() // 30)
+    step = next(s for s in (now - 1, now, now + 1) if last is None or s > last)
+    return totp.at(step * 30)
+
+
+def second_step(client, app, secret, username="alice"):
+    """After a right password: type the app's code on /auth/login/code."""
+    return post_form(client, "/auth/login/code", code=app_code(app, secret, username))
 
 
 def logged_in(app, remember=False):

@@ -178,15 +178,16 @@ class SmtpSink:
         wait_until(lambda: not port_open(self.port), timeout=10, message="mail sink stopped")
 
 
-def start_site(env, log_dir, names):
+def start_site(env, log_dir, names, host="127.0.0.1"):
     """The release step, then the named Procfile processes on a free port: (base URL, processes).
 
-    BASE_URL points at that port, so the links in mail lead back to this site.
+    BASE_URL points at that port, so the links in mail lead back to this site. Passkeys need a host
+    name for their relying party, not an address: host="localhost" (a secure context on plain http).
     """
     port = free_port()
-    env = {**env, "BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {**env, "BASE_URL": f"http://{host}:{port}"}
     if Process("release", env, log_dir).run() != 0:
         raise RuntimeError("the release step failed")
     processes = [Process(name, {**env, "PORT": str(port)}, log_dir).start() for name in names]
     wait_until(lambda: port_open(port), timeout=30, message="web listening")
-    return f"http://127.0.0.1:{port}", processes
+    return f"http://{host}:{port}", processes

@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from flask_migrate import downgrade, upgrade
 from redis import Redis
@@ -24,6 +25,8 @@ from tests.helpers import (
     new_mail,
     outbox_row,
     register,
+    second_step,
+    with_app_codes,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -32,10 +35,16 @@ ACTIONS = ["/admin/jobs/default/some-job/retry", "/admin/jobs/default/some-job/d
            "/admin/users/1/resend", "/admin/users/1/verify", "/admin/users/1/disable", "/admin/users/1/enable"]
 
 
+ADMIN_APP_SECRET = pyotp.random_base32()
+
+
 def add_user(app, username, admin=False, verified=True):
+    """An account; an administrator has an authenticator app (ADMIN_APP_SECRET), as /admin/ requires."""
     with app.app_context():
         user = User(username=username, email=f"{username}@example.com", is_admin=admin,
                     password_hash=passwords.hash_password(PASSWORD), verified_at=utcnow() if verified else None)
+        if admin:
+            with_app_codes(user, ADMIN_APP_SECRET)
         db.session.add(user)
         db.session.commit()
         return user.id
@@ -45,7 +54,8 @@ def add_user(app, username, admin=False, verified=True):
 def admin(app, client):
     """The test client, logged in as an administrator."""
     add_user(app, "root", admin=True)
-    assert login(client, "root").status_code == 303
+    assert login(client, "root").location.endswith("/auth/login/code")
+    assert second_step(client, app, ADMIN_APP_SECRET, "root").status_code == 303
     return client
 
 

@@ -90,3 +90,18 @@ class ResetForm(FlaskForm):
 
     def validate_password(self, field):
         check_new_password(field.data, self.user.username, self.user.email)
+
+
+class SecondStepForm(FlaskForm):
+    """The code after a right password: the app's six digits, or one of the recovery codes."""
+
+    code = StringField(_l("Code from your authenticator app, or a recovery code"), validators=[
+        DataRequired(_l("Enter the code.")), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "autofocus": True, "maxlength": 32, "autocapitalize": "off",
+                   "spellcheck": "false"})
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password.")),
+                                                               Length(max=128)],
+                             render_kw={"autocomplete": "current-password", "autofocus": True, "maxlength": 128})
