@@ -8,12 +8,13 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from app.accounts import tokens
 from app.extensions import db
-from app.models import Event, OutboxMail, User
+from app.models import Event, OutboxMail, User, utcnow
 from app.outbox import compose
 
 PASSWORD = "correct horse battery"
@@ -109,6 +110,19 @@ def new_mail(address):
 def outbox_row(outbox_id):
     db.session.expire_all()
     return db.session.get(OutboxMail, outbox_id)
+
+
+def backlog(count, prefix="bulk"):
+    """`count` due verification rows for one account, inserted in one statement, as a burst of sign-ups."""
+    owner = new_mail(f"{prefix}-owner@example.com")
+    db.session.execute(update(OutboxMail).where(OutboxMail.id == owner).values(status=OutboxMail.SENT))
+    now = utcnow() - timedelta(seconds=1)
+    recipients = [f"{prefix}{i}@example.com" for i in range(count)]
+    db.session.execute(insert(OutboxMail), [dict(kind="verify", recipient=recipient, user_id=outbox_row(owner).user_id,
+                                                 params={}, next_attempt_at=now) for recipient in recipients])
+    db.session.commit()
+    return db.session.scalars(select(OutboxMail.id).where(OutboxMail.recipient.in_(recipients))
+                              .order_by(OutboxMail.id)).all()
 
 
 # The database, read from outside a request.
