@@ -1,10 +1,11 @@
 """The mail provider's limits, shared by every worker through Redis: MAIL_MAX_PER_SECOND and "slow down" pauses.
 
 Every send asks the gate first, in one atomic script on Redis's own clock, so workers on several hosts
-obey one rate and one pause. With a rate of N, sends start at least 1/N s apart, and a one-second window
-never holds more than N of them: each send counts from its grant until it ended (or, if its worker died,
-until 3 x MAIL_TIMEOUT). A token bucket could not promise the second part; it lets a window hold N plus
-its burst, and the provider's acceptance lies anywhere between our grant and the end of the send.
+obey one rate and one pause. With a rate of N, sends start on a schedule 1/N s apart (a sender that came
+late does not push the schedule back), and a one-second window never holds more than N of them: each send
+counts from its grant until it ended (or, if its worker died, until 3 x MAIL_TIMEOUT). A token bucket could
+not promise the second part: it lets a window hold N plus its burst, and the provider's acceptance lies
+anywhere between our grant and the end of the send, so the window counts that whole span.
 """
 import logging
 import secrets
@@ -39,9 +40,10 @@ if redis.call('ZCARD', KEYS[1]) >= rate then
 end
 local bound = tonumber(ARGV[2])
 local interval = math.ceil(1000000 / rate)
+if now - next_at >= interval then next_at = now end  -- idle since: the schedule starts again from now
 redis.call('ZADD', KEYS[1], string.format('%.0f', now + bound), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(bound / 1000) + 1000)
-redis.call('SET', KEYS[2], string.format('%.0f', now + interval), 'PX', math.ceil(interval / 1000) + 1)
+redis.call('SET', KEYS[2], string.format('%.0f', next_at + interval), 'PX', math.ceil(interval / 1000) + 1)
 return {1, 0}
 """
 DONE = """
