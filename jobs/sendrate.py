@@ -5,7 +5,8 @@ obey one rate and one pause. With a rate of N, sends start on a schedule 1/N s a
 late does not push the schedule back), and a one-second window never holds more than N of them: each send
 counts from its grant until it ended (or, if its worker died, until 3 x MAIL_TIMEOUT). A token bucket could
 not promise the second part: it lets a window hold N plus its burst, and the provider's acceptance lies
-anywhere between our grant and the end of the send, so the window counts that whole span.
+anywhere between our grant and the end of the send, so the window counts that whole span (with the
+schedule alone, tests/test_sendrate.py's sink saw 51 mails in one second at a rate of 50).
 """
 import logging
 import secrets
