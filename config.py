@@ -182,6 +182,10 @@ class Config:
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         self.METRICS_ALLOW = env_networks("METRICS_ALLOW")
         self.LOG_FORMAT = env_choice("LOG_FORMAT", ("text", "json"))
+        # The mail provider's limits (jobs/sendrate.py): sends per second across every worker (0: no limit),
+        # and the SMTP connections each worker process sends over in parallel.
+        self.MAIL_MAX_PER_SECOND = env_int("MAIL_MAX_PER_SECOND", 0)
+        self.MAIL_CONNECTIONS = env_int("MAIL_CONNECTIONS", 1, minimum=1)
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"

@@ -5,13 +5,14 @@ Test modules import from here (and from tests.services for real processes), neve
 import http.cookiejar
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
-import time
 import urllib.request
+from datetime import timedelta
 
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from app.accounts import tokens, twofactor
 from app.extensions import db
@@ -139,6 +140,19 @@ def new_mail(address):
 def outbox_row(outbox_id):
     db.session.expire_all()
     return db.session.get(OutboxMail, outbox_id)
+
+
+def backlog(count, prefix="bulk"):
+    """`count` due verification rows for one account, inserted in one statement, as a burst of sign-ups."""
+    owner = new_mail(f"{prefix}-owner@example.com")
+    db.session.execute(update(OutboxMail).where(OutboxMail.id == owner).values(status=OutboxMail.SENT))
+    now = utcnow() - timedelta(seconds=1)
+    recipients = [f"{prefix}{i}@example.com" for i in range(count)]
+    db.session.execute(insert(OutboxMail), [dict(kind="verify", recipient=recipient, user_id=outbox_row(owner).user_id,
+                                                 params={}, next_attempt_at=now) for recipient in recipients])
+    db.session.commit()
+    return db.session.scalars(select(OutboxMail.id).where(OutboxMail.recipient.in_(recipients))
+                              .order_by(OutboxMail.id)).all()
 
 
 # The database, read from outside a request.
