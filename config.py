@@ -85,6 +85,41 @@ def env_networks(name):
         raise ConfigError(f"{name}={raw!r} must be comma-separated addresses or CIDRs (e.g. 10.0.0.0/8)") from None
 
 
+GITHUB_ENDPOINTS = {"AUTHORIZE_URL": "https://github.com/login/oauth/authorize",
+                    "TOKEN_URL": "https://github.com/login/oauth/access_token",
+                    "USERINFO_URL": "https://api.github.com/user",
+                    "EMAILS_URL": "https://api.github.com/user/emails", "SCOPE": "read:user user:email"}
+
+
+def env_providers():
+    """OIDC_PROVIDERS=name,... and OIDC_<NAME>_* for each: {name: settings}, refused whole when incomplete.
+
+    An OpenID Connect provider needs _ISSUER (discovery at <issuer>/.well-known/openid-configuration),
+    _CLIENT_ID and _CLIENT_SECRET. A plain OAuth 2 one ("github" style) gives _AUTHORIZE_URL, _TOKEN_URL
+    and _USERINFO_URL instead (optionally _EMAILS_URL and _SCOPE); "github" has GitHub's by default.
+    _LABEL is the button's name ("Sign in with <label>").
+    """
+    providers = {}
+    for name in [part.strip().lower() for part in os.environ.get("OIDC_PROVIDERS", "").split(",") if part.strip()]:
+        if not name.isalnum() or len(name) > 32:
+            raise ConfigError(f"OIDC_PROVIDERS: {name!r} must be letters and digits only (it names OIDC_<NAME>_*)")
+        prefix = f"OIDC_{name.upper()}_"
+        keys = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "LABEL", "AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL",
+                "EMAILS_URL", "SCOPE")
+        settings = {key: env_str(prefix + key) for key in keys}
+        if name == "github" and not settings["ISSUER"]:
+            settings = {**GITHUB_ENDPOINTS, **{k: v for k, v in settings.items() if v}}
+        missing = [prefix + key for key in ("CLIENT_ID", "CLIENT_SECRET") if not settings[key]]
+        if not settings["ISSUER"]:
+            missing += [prefix + key for key in ("AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL") if not settings[key]]
+        if missing:
+            raise ConfigError(f"OIDC_PROVIDERS lists {name!r} but {', '.join(missing)} is not set "
+                              f"(or set {prefix}ISSUER for OpenID Connect discovery)")
+        settings["LABEL"] = settings["LABEL"] or ("GitHub" if name == "github" else name.capitalize())
+        providers[name] = settings
+    return providers
+
+
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
 LIMIT_DEFAULTS = {
     "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
@@ -165,6 +200,8 @@ class Config:
         self.REAUTH_MINUTES = env_int("REAUTH_MINUTES", 10, minimum=1)
         # A MaxMind-format database (GeoLite2-City.mmdb): the sessions page then names a place, not an address.
         self.GEOIP_DATABASE = env_str("GEOIP_DATABASE")
+        # Sign-in with another provider (app/auth/providers.py): none configured, no button shown.
+        self.OIDC_PROVIDERS = env_providers()
         # /healthz shows its details (queues, workers, mail) to admins and to "Authorization: Bearer <this>".
         self.HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)

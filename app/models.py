@@ -166,6 +166,21 @@ class Passkey(db.Model):
     user = db.relationship("User", passive_deletes=True)
 
 
+class Identity(db.Model):
+    """An account at another provider (OpenID Connect or OAuth 2) that signs in to this account."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    provider = db.Column(db.String(32), nullable=False)  # a name of OIDC_PROVIDERS
+    subject = db.Column(db.String(255), nullable=False)  # the provider's stable id for the person ("sub")
+    email = db.Column(db.String(254))  # what the provider said when it was linked, shown on /account/providers
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime)
+    user = db.relationship("User", passive_deletes=True)
+
+    __table_args__ = (db.UniqueConstraint("provider", "subject"),)
+
+
 class OutboxMail(db.Model):
     """A mail to send: the row is the source of truth, a queued job is only a wake-up call.
 
@@ -220,6 +235,8 @@ class Event(db.Model):
     PASSKEY_ADDED = "passkey_added"
     PASSKEY_REMOVED = "passkey_removed"
     RECOVERY_CODE_USED = "recovery_code_used"
+    PROVIDER_LINKED = "provider_linked"
+    PROVIDER_UNLINKED = "provider_unlinked"
     # What administrators do on /admin/ (user = the administrator, detail = what was acted on).
     ADMIN_JOB_RETRIED = "admin_job_retried"
     ADMIN_JOB_DELETED = "admin_job_deleted"

@@ -228,6 +228,11 @@ def second_step_failed(user, client_key, app_code):
         _spend("RATELIMIT_TWO_FACTOR_PER_ACCOUNT", f"user:{user.id}")
 
 
+def provider_sign_up_allowed():
+    """Accounts made through a provider spend the register form's budget of this client network."""
+    return _spend("RATELIMIT_REGISTER_PER_ADDRESS", "provider-sign-up", client_address())
+
+
 # A mailbox's budgets, by who can make us send (each mail kind names one in app/emails.py):
 ANYONE = "RATELIMIT_MAIL_PER_RECIPIENT"  # anyone typing the address: sign-up, resend, address change links
 RESETS = "RATELIMIT_RESET_MAIL_PER_RECIPIENT"  # reset links: a stranger's land with the owner and work for them

@@ -1,12 +1,15 @@
-"""The account's second factors: the authenticator app, recovery codes and passkeys (all need a fresh password)."""
+"""The account's ways in besides the password: the authenticator app, recovery codes, passkeys, other providers.
+
+Changing any of them needs a fresh password (or passkey, or provider sign-in): app/accounts/reauth.py.
+"""
 from flask import flash, jsonify, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import outbox
+from app import outbox, providers
 from app.account import bp
 from app.account.forms import CodeForm, PasskeyNameForm
-from app.accounts import passkeys, twofactor
+from app.accounts import identities, passkeys, passwords, twofactor
 from app.accounts.reauth import fresh_required
 from app.extensions import db
 from app.forms import ConfirmForm
@@ -142,3 +145,27 @@ def remove_passkey(passkey_id):
         if removed is not None:
             flash(_("The passkey “%(name)s” is removed.", name=removed.name), "info")
     return see_other("account.passkeys_page")
+
+
+@bp.get("/providers")
+@login_required
+def providers_page():
+    user, linked = me(), identities.listed(me())
+    taken = {identity.provider for identity in linked}
+    return render_template("account/providers.html", identities=linked, label=identities.label, form=ConfirmForm(),
+                           has_password=passwords.has_password(user),
+                           unlinked={n: l for n, l in providers.configured().items() if n not in taken})
+
+
+@bp.post("/providers/<int:identity_id>/unlink")
+@login_required
+@changes
+@fresh_required("account.providers_page")
+def unlink_provider(identity_id):
+    if ConfirmForm().validate_on_submit():
+        removed = identities.unlink(me(), identity_id)
+        if removed is None:
+            flash(_("This is the only way into your account: set a password first, then unlink it."), "error")
+        elif removed:
+            flash(_("%(provider)s is unlinked.", provider=identities.label(removed.provider)), "info")
+    return see_other("account.providers_page")

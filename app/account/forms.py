@@ -34,6 +34,8 @@ class PasswordForm(AccountForm):
     def __init__(self, user, *args, **kwargs):
         super().__init__(user, *args, **kwargs)
         self.password.label.text, self.confirm.label.text = _("New password"), _("Repeat the new password")
+        if not passwords.has_password(user):  # made through a provider: the first password (behind freshness)
+            del self.current_password
 
     def validate_current_password(self, field):
         if not passwords.verify_password(self.user.password_hash, field.data):

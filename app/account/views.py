@@ -1,13 +1,13 @@
 """Routes of the account blueprint: thin views over app.accounts.actions."""
-from flask import abort, current_app, flash, jsonify, render_template, request
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from app import avatars
 from app.account import bp
-from app.accounts import actions, devices, sessions, tokens, twofactor
-from app.accounts.reauth import fresh_required, kept_form, mark_fresh
+from app.accounts import actions, devices, passwords, sessions, tokens, twofactor
+from app.accounts.reauth import fresh_required, is_fresh, kept_form, mark_fresh
 from app.account.forms import AvatarForm, DeleteForm, EmailForm, PasswordForm
 from app.forms import ConfirmForm
 from app.http import see_other, status_for
@@ -84,6 +84,8 @@ def avatar_status():
 @login_required
 @limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def password():
+    if not passwords.has_password(me()) and not is_fresh():  # no current password to ask for: a fresh sign-in
+        return redirect(url_for("auth.reauthenticate", next=request.path), code=303)
     form = PasswordForm(me())
     if form.validate_on_submit():
         actions.change_password(me(), form.password.data)

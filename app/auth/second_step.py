@@ -3,8 +3,8 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app import ratelimit
-from app.accounts import passkeys, passwords, reauth, registration, sessions, twofactor
+from app import providers, ratelimit
+from app.accounts import identities, passkeys, passwords, reauth, registration, sessions, twofactor
 from app.auth import bp
 from app.auth.forms import ReauthForm, SecondStepForm
 from app.extensions import db
@@ -97,7 +97,9 @@ def reauthenticate():
         ratelimit.login_failed(subject)
         form.password.errors.append(_("This is not your password."))
     return render_template("auth/reauthenticate.html", form=form, passkeys=bool(twofactor.passkey_count(user)),
-                           next=local_path(request.args.get("next"))), status_for(form)
+                           has_password=passwords.has_password(user), next=local_path(request.args.get("next")),
+                           linked={i.provider: identities.label(i.provider) for i in identities.listed(user)
+                                   if i.provider in providers.configured()}), status_for(form)
 
 
 @bp.post("/reauthenticate/passkey")
