@@ -5,9 +5,10 @@ POST. A Chromium test fills the same pages with these selectors:
   login page:   input[name=login], input[name=password] (any password), then button[type=submit] ("Sign-in")
   consent page: button[type=submit] ("Continue")
   either page:  the link "[ Cancel ]" (a:has-text("Cancel")) ends at the client's callback with error=access_denied
-The pages' stylesheet imports a Google font: route https://fonts.googleapis.com/** to abort in a sandbox without
-network so the load event does not wait for it. A signed-in provider session (same cookies) skips the login page;
-the consent page is shown on every authorization (the clients are native clients).
+(checked with Playwright and Debian's Chromium). The pages' stylesheet imports a Google font; where that host hangs
+instead of failing at once, page.route("https://fonts.googleapis.com/**", lambda route: route.abort()).
+A signed-in provider session (same cookies) skips the login page; the consent page is shown on every
+authorization (the clients are native clients).
 """
 import base64
 import hashlib

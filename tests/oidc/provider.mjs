@@ -3,6 +3,8 @@
 // built-in development login and consent pages as the provider's user interface.
 //
 //   node tests/oidc/provider.mjs CONFIG.json
+//   node tests/oidc/provider.mjs tests/oidc/example.json   (by hand: port 9400, client signup-local for a provider
+//     named "local", accounts alice (verified address) and bob (unverified) in example-accounts.json)
 //
 // CONFIG.json (relative paths are taken from the config file's folder):
 //   {"port": 9400, "accounts": "accounts.json",
