@@ -1,4 +1,4 @@
-"""Through the test OpenID Connect provider's pages over plain HTTP, as a person's browser goes (tests/oidc/provider.mjs).
+"""Through the test OpenID Connect provider's pages (tests/oidc/provider.mjs) over plain HTTP, as a browser goes.
 
 The provider shows oidc-provider's development pages: a login form, then a consent form, each a plain HTML form
 POST. A Chromium test fills the same pages with these selectors:

@@ -236,14 +236,14 @@ class OidcProvider:
         if node is None:
             raise RuntimeError("node is not on PATH (Debian: apt-get install nodejs npm; `make test` installs both)")
         if not os.path.isdir(os.path.join(OIDC_DIR, "node_modules", "oidc-provider")):
-            raise RuntimeError("tests/oidc/node_modules is missing: run `npm ci --prefix tests/oidc` (`make test` does)")
+            raise RuntimeError("tests/oidc/node_modules is missing: `npm ci --prefix tests/oidc` (`make test` runs it)")
         if not os.path.exists(self.accounts_path):
             self.set_accounts({})
+        clients = [{"client_id": client_id, "client_secret": secret, "redirect_uris": self.redirect_uris}
+                   for client_id, secret in self.clients]
         config = os.path.join(self.dir, "config.json")
         with open(config, "w") as f:
-            json.dump({"port": self.port, "accounts": self.accounts_path, "exit_with_stdin": True,
-                       "clients": [{"client_id": client_id, "client_secret": secret, "redirect_uris": self.redirect_uris}
-                                   for client_id, secret in self.clients]}, f)
+            json.dump({"port": self.port, "accounts": self.accounts_path, "exit_with_stdin": True, "clients": clients}, f)
         with open(self.log_path, "ab") as log:
             # stdin stays open while this object lives: the provider exits when the test session does, however it ends
             self.process = subprocess.Popen([node, os.path.join(OIDC_DIR, "provider.mjs"), config], cwd=OIDC_DIR,

@@ -54,7 +54,9 @@ async function findAccount(ctx, sub) {
 
 // A fresh signing key per run: an ID token from an earlier run (or another provider) never verifies.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') };
+const signingKey = {
+  ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex'),
+};
 
 const provider = new Provider(issuer, {
   clients: config.clients.map((client) => ({
@@ -78,7 +80,7 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, error) => console.error('server_error', error));
 
-const server = provider.listen(config.port, '127.0.0.1', () => console.log(`oidc-provider listening, issuer ${issuer}`));
+const server = provider.listen(config.port, '127.0.0.1', () => console.log(`oidc-provider listening as ${issuer}`));
 const stop = () => { server.close(() => process.exit(0)); server.closeAllConnections(); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
