@@ -243,7 +243,8 @@ class OidcProvider:
                    for client_id, secret in self.clients]
         config = os.path.join(self.dir, "config.json")
         with open(config, "w") as f:
-            json.dump({"port": self.port, "accounts": self.accounts_path, "exit_with_stdin": True, "clients": clients}, f)
+            json.dump({"port": self.port, "accounts": self.accounts_path, "clients": clients,
+                       "exit_with_stdin": True}, f)
         with open(self.log_path, "ab") as log:
             # stdin stays open while this object lives: the provider exits when the test session does, however it ends
             self.process = subprocess.Popen([node, os.path.join(OIDC_DIR, "provider.mjs"), config], cwd=OIDC_DIR,
