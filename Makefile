@@ -27,6 +27,12 @@ run-packages:
 test-packages:
 	@devtools/system-packages test
 
+# The OpenID Connect provider the sign-in tests start (tests/oidc/provider.mjs): npm's oidc-provider, as locked.
+OIDC_MODULES := tests/oidc/node_modules/.installed
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json | test-packages
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Web on :5000, worker, worker-bulk, scheduler, a console mail sink on :1025 and Redis on :6379 (unless one already runs).
 run: $(VENV)/.installed run-packages
 	flask --app wsgi db upgrade
@@ -38,10 +44,10 @@ run: $(VENV)/.installed run-packages
 # The whole suite twice: on SQLite, then on a PostgreSQL server started for the run (tests/postgres.py).
 test: test-sqlite test-postgres
 
-test-sqlite: $(VENV)/.installed-dev test-packages
+test-sqlite: $(VENV)/.installed-dev test-packages $(OIDC_MODULES)
 	APP_ENV=testing $(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: $(VENV)/.installed-dev test-packages
+test-postgres: $(VENV)/.installed-dev test-packages $(OIDC_MODULES)
 	APP_ENV=testing $(BIN)/python -m tests.postgres $(BIN)/pytest $(PYTEST_ARGS)
 
 # The edit-and-test loop: every test that starts no Procfile process, browser or database server (under a minute).

@@ -142,6 +142,41 @@ def redact(url):
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
+GITHUB_ENDPOINTS = {"AUTHORIZE_URL": "https://github.com/login/oauth/authorize",
+                    "TOKEN_URL": "https://github.com/login/oauth/access_token",
+                    "USERINFO_URL": "https://api.github.com/user",
+                    "EMAILS_URL": "https://api.github.com/user/emails", "SCOPE": "read:user user:email"}
+
+
+def env_providers():
+    """OIDC_PROVIDERS=name,... and OIDC_<NAME>_* for each: {name: settings}, refused whole when incomplete.
+
+    An OpenID Connect provider needs _ISSUER (discovery at <issuer>/.well-known/openid-configuration),
+    _CLIENT_ID and _CLIENT_SECRET. A plain OAuth 2 one ("github" style) gives _AUTHORIZE_URL, _TOKEN_URL
+    and _USERINFO_URL instead (optionally _EMAILS_URL and _SCOPE); "github" has GitHub's by default.
+    _LABEL is the button's name ("Sign in with <label>").
+    """
+    providers = {}
+    for name in [part.strip().lower() for part in os.environ.get("OIDC_PROVIDERS", "").split(",") if part.strip()]:
+        if not name.isalnum() or len(name) > 32:
+            raise ConfigError(f"OIDC_PROVIDERS: {name!r} must be letters and digits only (it names OIDC_<NAME>_*)")
+        prefix = f"OIDC_{name.upper()}_"
+        keys = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "LABEL", "AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL",
+                "EMAILS_URL", "SCOPE")
+        settings = {key: env_str(prefix + key) for key in keys}
+        if name == "github" and not settings["ISSUER"]:
+            settings = {**GITHUB_ENDPOINTS, **{k: v for k, v in settings.items() if v}}
+        missing = [prefix + key for key in ("CLIENT_ID", "CLIENT_SECRET") if not settings[key]]
+        if not settings["ISSUER"]:
+            missing += [prefix + key for key in ("AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL") if not settings[key]]
+        if missing:
+            raise ConfigError(f"OIDC_PROVIDERS lists {name!r} but {', '.join(missing)} is not set "
+                              f"(or set {prefix}ISSUER for OpenID Connect discovery)")
+        settings["LABEL"] = settings["LABEL"] or ("GitHub" if name == "github" else name.capitalize())
+        providers[name] = settings
+    return providers
+
+
 # Each limit is an env var of the same name; README "Limits and headers" says what each one counts.
 LIMIT_DEFAULTS = {
     "RATELIMIT_LOGIN_PER_ADDRESS": "20 per 10 minutes",  # login attempts from one client address
@@ -166,6 +201,11 @@ LIMIT_DEFAULTS = {
     "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT": "20 per hour",
     "RATELIMIT_ACCOUNT_CHANGES_PER_USER": "10 per hour",  # password, address and deletion forms of one account
     "RATELIMIT_AVATAR_PER_USER": "10 per hour",  # picture uploads (and removals) of one account
+    # Wrong second-factor codes after a right password: per account and client network a 429 (so the owner,
+    # elsewhere, still gets in), and per account a daily ceiling on app codes, past which only a recovery
+    # code or a passkey opens it (both unguessable).
+    "RATELIMIT_TWO_FACTOR_PER_CLIENT": "10 per hour",
+    "RATELIMIT_TWO_FACTOR_PER_ACCOUNT": "50 per day",
 }
 
 
@@ -220,6 +260,13 @@ class Config:
         self.JOB_MEMORY_MB = env_int("JOB_MEMORY_MB", 512, minimum=0)
         # A login without "keep me logged in" ends after this long without a request (app.models.LoginSession).
         self.SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 120, minimum=1)
+        # Changing the address, password, second factors or deleting the account needs the password (or a
+        # passkey) given this recently (app/accounts/reauth.py).
+        self.REAUTH_MINUTES = env_int("REAUTH_MINUTES", 10, minimum=1)
+        # A MaxMind-format database (GeoLite2-City.mmdb): the sessions page then names a place, not an address.
+        self.GEOIP_DATABASE = env_str("GEOIP_DATABASE")
+        # Sign-in with another provider (app/auth/providers.py): none configured, no button shown.
+        self.OIDC_PROVIDERS = env_providers()
         # /healthz shows its details (queues, workers, mail) to admins and to "Authorization: Bearer <this>".
         self.HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
         self.EMAIL_CHECK_DELIVERABILITY = env_bool("EMAIL_CHECK_DELIVERABILITY", self.CHECK_DELIVERABILITY)
@@ -239,6 +286,10 @@ class Config:
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         self.METRICS_ALLOW = env_networks("METRICS_ALLOW")
         self.LOG_FORMAT = env_choice("LOG_FORMAT", ("text", "json"))
+        # The mail provider's limits (jobs/sendrate.py): sends per second across every worker (0: no limit),
+        # and the SMTP connections each worker process sends over in parallel.
+        self.MAIL_MAX_PER_SECOND = env_int("MAIL_MAX_PER_SECOND", 0)
+        self.MAIL_CONNECTIONS = env_int("MAIL_CONNECTIONS", 1, minimum=1)
         self.validate()
 
     DATABASE_FILE = "app.sqlite3"
@@ -260,6 +311,8 @@ class Config:
             zoneinfo.ZoneInfo(self.TIMEZONE)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TIMEZONE={self.TIMEZONE!r} is not a known time zone (e.g. UTC, Asia/Shanghai)") from None
+        if self.GEOIP_DATABASE and not os.path.isfile(self.GEOIP_DATABASE):
+            raise ConfigError(f"GEOIP_DATABASE={self.GEOIP_DATABASE!r} is not a file (a GeoLite2-City.mmdb, or unset)")
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be on")
 

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import config as config_module
-from app import i18n, logs, ratelimit, requestlog, security
+from app import i18n, logs, providers, ratelimit, requestlog, security
 from app.extensions import csrf, db, login_manager, mailer, migrate, redis_client
 from app.metrics import counters
 
@@ -49,6 +49,7 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     mailer.init_app(app)
+    providers.init_app(app)
     app.extensions["redis"] = redis_client(app.config["REDIS_URL"])
 
 

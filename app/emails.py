@@ -25,7 +25,7 @@ class Kind:
     subject: str  # lazy: translated when the mail is rendered, in the row's language
     template: str
     context: Callable  # (user, params) -> template context; may raise Cancelled
-    budget: str = ratelimit.ANYONE  # which of the mailbox's budgets it spends (app/ratelimit.py)
+    budget: str = ratelimit.ANYONE  # which of the mailbox's budgets it spends (app/ratelimit.py); None: none
 
 
 def absolute_url(endpoint, **values):
@@ -78,6 +78,11 @@ def notice_context(user, params):
     return {}
 
 
+def security_notice_context(user, params):
+    account(user)
+    return {"account_url": absolute_url("account.index"), "forgot_url": absolute_url("auth.forgot")}
+
+
 def account_deleted_context(user, params):
     """Tied to no account (it is gone): everything the mail says is in its parameters."""
     return {"register_url": absolute_url("auth.register")}
@@ -93,6 +98,9 @@ KINDS = {
     "email_change": Kind(_l("Confirm your new email address"), "email_change", email_change_context),
     "email_changed": Kind(_l("Your email address was changed"), "email_changed", notice_context, ratelimit.NOTICES),
     "email_in_use": Kind(_l("Someone tried to use your address"), "email_in_use", already_registered_context),
+    # A second factor added or removed, a recovery code used: only a signed-in, freshly re-authenticated
+    # holder (or someone with a recovery code) causes them, and they must reach the owner whatever else was sent.
+    "security_notice": Kind(_l("Security of your account"), "security_notice", security_notice_context, None),
     "account_deleted": Kind(_l("Your account is deleted"), "account_deleted", account_deleted_context,
                             ratelimit.NOTICES),
 }

@@ -49,6 +49,11 @@ class User(UserMixin, db.Model):
     # What the session and the remember cookie name instead of the id (as Flask-Security's fs_uniquifier):
     # a new value makes every cookie issued for the account worthless (app/accounts/sessions.py).
     session_token = db.Column(db.String(64), nullable=False, unique=True, default=new_session_token)
+    # Two-factor with an authenticator app (app/accounts/twofactor.py): the secret encrypted under a key
+    # derived from SECRET_KEY, and the last time step accepted, so that each code is used once.
+    totp_secret = db.Column(db.String(255))
+    totp_last_step = db.Column(db.BigInteger)
+    totp_enabled_at = db.Column(db.DateTime)
     # The LoginSession being served (its stored id and the cookie's secret for it), set by load_user or at
     # login: not columns, one per request.
     login_id = None
@@ -92,6 +97,10 @@ class LoginSession(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     remember = db.Column(db.Boolean, nullable=False, default=False)
     last_seen_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # What the sessions page shows of the device: its User-Agent and where it signed in from (a place from
+    # GEOIP_DATABASE, else the client address with its last part hidden).
+    user_agent = db.Column(db.String(255))
+    signed_in_from = db.Column(db.String(64))
 
     @staticmethod
     def oldest_live():
@@ -130,6 +139,46 @@ def load_user(cookie_id):
         db.session.commit()
     user.login_id, user.login_secret, user.login_remembered = login.id, secret, login.remember
     return user
+
+
+class RecoveryCode(db.Model):
+    """One of the ten codes that replace a lost second factor once: stored as a keyed hash, never in clear."""
+
+    __tablename__ = "recovery_code"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    code_hash = db.Column(db.String(64), nullable=False)
+    used_at = db.Column(db.DateTime)
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential of an account: signs in without a password, or stands as its second factor."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    credential_id = db.Column(db.String(1400), nullable=False, unique=True)  # base64url, as browsers send it
+    public_key = db.Column(db.LargeBinary, nullable=False)
+    sign_count = db.Column(db.BigInteger, nullable=False, default=0)
+    name = db.Column(db.String(64), nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime)
+    user = db.relationship("User", passive_deletes=True)
+
+
+class Identity(db.Model):
+    """An account at another provider (OpenID Connect or OAuth 2) that signs in to this account."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
+    provider = db.Column(db.String(32), nullable=False)  # a name of OIDC_PROVIDERS
+    subject = db.Column(db.String(255), nullable=False)  # the provider's stable id for the person ("sub")
+    email = db.Column(db.String(254))  # what the provider said when it was linked, shown on /account/providers
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_used_at = db.Column(db.DateTime)
+    user = db.relationship("User", passive_deletes=True)
+
+    __table_args__ = (db.UniqueConstraint("provider", "subject"),)
 
 
 class OutboxMail(db.Model):
@@ -181,6 +230,13 @@ class Event(db.Model):
     PASSWORD_CHANGED = "password_changed"
     EMAIL_CHANGED = "email_changed"
     ACCOUNT_DELETED = "account_deleted"
+    TWO_FACTOR_ENABLED = "two_factor_enabled"
+    TWO_FACTOR_DISABLED = "two_factor_disabled"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    PROVIDER_LINKED = "provider_linked"
+    PROVIDER_UNLINKED = "provider_unlinked"
     # What administrators do on /admin/ (user = the administrator, detail = what was acted on).
     ADMIN_JOB_RETRIED = "admin_job_retried"
     ADMIN_JOB_DELETED = "admin_job_deleted"

@@ -37,7 +37,7 @@ def compose(kind, recipient, user=None, language=None, **params):
 
     Each mail spends one of its mailbox's budgets, whatever asked for it (app/ratelimit.py): what anyone
     can ask for, resets, and the security notices only the account's holder can cause, so that strangers
-    can silence neither of the last two. One over its budget is kept, never claimed by a sender (`flask
+    can silence neither of the last two; a second-factor notice spends none. One over its budget is kept, never claimed by a sender (`flask
     mail retry ID` sends it): `dropped`, or `held` for a notice, which the operator's pages show.
 
     `params` must be JSON and hold no credential: whatever needs a token or code is minted at send time
@@ -49,7 +49,7 @@ def compose(kind, recipient, user=None, language=None, **params):
     row = OutboxMail(kind=kind, user=user, recipient=recipient, language=language or i18n.language_for(user),
                      params=params)
     budget = KINDS[kind].budget
-    if not ratelimit.mail_allowed(recipient, budget):  # every mail passes here, so no request can flood a mailbox
+    if budget is not None and not ratelimit.mail_allowed(recipient, budget):  # every mail passes here, so no request can flood a mailbox
         row.status = OutboxMail.HELD if budget == ratelimit.NOTICES else OutboxMail.DROPPED
         row.last_error = f"not sent: {budget} reached"
     db.session.add(row)

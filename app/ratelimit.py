@@ -164,13 +164,18 @@ def refuse_locked_login(subject):
     """429 with Retry-After once an account had RATELIMIT_LOGIN_PER_ACCOUNT failures; a reset lifts it."""
     if _spend("RATELIMIT_LOGIN_PER_ACCOUNT", subject, test_only=True):
         return
+    raise TooManyRequests(LOCKED, retry_after=_reset_in("RATELIMIT_LOGIN_PER_ACCOUNT", subject))
+
+
+def _reset_in(config_key, *identifiers):
+    """Seconds until a budget has room again, for Retry-After."""
     limiter = current_app.extensions["ratelimit"]
-    item = parse(current_app.config["RATELIMIT_LOGIN_PER_ACCOUNT"])
+    item = parse(current_app.config[config_key])
     try:
-        reset_at = limiter.limiter.get_window_stats(item, "RATELIMIT_LOGIN_PER_ACCOUNT", subject).reset_time
-    except Exception:  # the test above just read it; fall back to the whole window
+        reset_at = limiter.limiter.get_window_stats(item, config_key, *identifiers).reset_time
+    except Exception:  # the caller just read it; fall back to the whole window
         reset_at = time.time() + item.get_expiry()
-    raise TooManyRequests(LOCKED, retry_after=max(1, int(reset_at - time.time())))
+    return max(1, int(reset_at - time.time()))
 
 
 def login_failed(subject):
@@ -197,6 +202,35 @@ def code_budget_left(user):
 
 def code_failed(user):
     _spend("RATELIMIT_CODE_PER_ACCOUNT", f"user:{user.id}")
+
+
+def second_step_budget(user):
+    """Raise 429 once this client network gave RATELIMIT_TWO_FACTOR_PER_CLIENT wrong codes for the account.
+
+    Keyed on the account and the client together: whoever holds the password cannot use it up for the
+    owner, who signs in from elsewhere as usual.
+    """
+    key = f"user:{user.id}:{client_address()}"
+    if not _spend("RATELIMIT_TWO_FACTOR_PER_CLIENT", key, test_only=True):
+        raise TooManyRequests(_l("Too many wrong codes from your network for this account. Try again later."),
+                              retry_after=_reset_in("RATELIMIT_TWO_FACTOR_PER_CLIENT", key))
+    return key
+
+
+def app_codes_left(user):
+    """Whether the account's app codes may still be tried today; past the ceiling only unguessable codes count."""
+    return _spend("RATELIMIT_TWO_FACTOR_PER_ACCOUNT", f"user:{user.id}", test_only=True)
+
+
+def second_step_failed(user, client_key, app_code):
+    _spend("RATELIMIT_TWO_FACTOR_PER_CLIENT", client_key)
+    if app_code:
+        _spend("RATELIMIT_TWO_FACTOR_PER_ACCOUNT", f"user:{user.id}")
+
+
+def provider_sign_up_allowed():
+    """Accounts made through a provider spend the register form's budget of this client network."""
+    return _spend("RATELIMIT_REGISTER_PER_ADDRESS", "provider-sign-up", client_address())
 
 
 # A mailbox's budgets, by who can make us send (each mail kind names one in app/emails.py):

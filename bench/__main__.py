@@ -20,6 +20,7 @@ SECTIONS = {
     "backup": "bench.recurring",
     "avatar": "bench.avatar",
     "load": "bench.signups",
+    "connections": "bench.connections",
 }
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
 
+DEFER = "451 4.3.0 Try again later"
+
 
 @dataclass
 class ReceivedMail:
@@ -21,6 +23,8 @@ class ReceivedMail:
     text: str
     html: str | None
     raw: bytes
+    received_at: float = 0.0  # time.time() when DATA arrived: tests count sends per second
+    peer: tuple = ()  # the client's address and port: one per SMTP connection
 
 
 def parse(envelope):
@@ -45,7 +49,8 @@ class SinkHandler:
         self.messages = []
         self.delay = 0.0  # seconds to wait before answering DATA, like a slow provider
         self.stall_after_accept = 0.0  # keep the mail, then answer this late: an ambiguous failure
-        self.defer_next = 0  # answer 451 to this many DATA commands
+        self.defer_next = 0  # answer defer_reply to this many DATA commands
+        self.defer_reply = DEFER  # a greylisting-like 451 unless a test wants a provider's "slow down"
         self.refused = set()  # recipients answered 550 at RCPT
         self.attempts = 0
         self._changed = threading.Condition()
@@ -54,6 +59,7 @@ class SinkHandler:
         with self._changed:
             self.messages.clear()
             self.delay, self.defer_next, self.refused, self.attempts = 0.0, 0, set(), 0
+            self.defer_reply = DEFER
             self.stall_after_accept = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -63,13 +69,15 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        arrived = time.time()
         self.attempts += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.defer_next > 0:
             self.defer_next -= 1
-            return "451 4.3.0 Try again later"
+            return self.defer_reply
         received = parse(envelope)
+        received.received_at, received.peer = arrived, tuple(session.peer)
         with self._changed:
             self.messages.append(received)
             self._changed.notify_all()

@@ -1,4 +1,4 @@
-"""The worker's half of mail: drain the outbox in batches over one SMTP connection, retry, redrive, purge.
+"""The worker's half of mail: drain the outbox in batches over the worker's SMTP connections, retry, redrive, purge.
 
 The web side (app/outbox.py) adds rows and wakes a drain. Here a drain claims due rows under a lease
 (only the claim hands a row to a sender, so a repeated, late or concurrent job sends nothing twice),
@@ -20,7 +20,7 @@ from app import emails, outbox
 from app.extensions import db, get_redis
 from app.models import Event, OutboxMail, User, utcnow
 from app.queues import get_queue
-from jobs import smtp
+from jobs import sendrate, smtp
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,18 @@ COMMIT_SECONDS = 0.02  # sent marks share one transaction for this long: a SIGKI
 def drain():
     """The coalesced wake-up: claim a batch of due rows and send them; returns {outcome: count}."""
     drain_started()
-    rows = claim()
-    if len(rows) == BATCH:
+    size = batch_size()
+    rows = claim(limit=size)
+    if len(rows) == size:
         outbox.wake()  # there may be more: another worker takes the next batch meanwhile
     return deliver(rows)
+
+
+def batch_size():
+    """BATCH, or what the send budget lets one drain send at MAIL_MAX_PER_SECOND: claiming more would only
+    give rows back (a claim and a release each) after the budget ran out."""
+    per_second = current_app.config["MAIL_MAX_PER_SECOND"]
+    return min(BATCH, max(1, int(per_second * outbox.send_budget_seconds()))) if per_second else BATCH
 
 
 def send(outbox_id):
@@ -50,7 +58,7 @@ def send(outbox_id):
 
 
 def deliver(rows):
-    """Render every claimed row from its account's current state, then send them one after another.
+    """Render every claimed row from its account's current state, then send them over MAIL_CONNECTIONS sessions.
 
     Rendering comes first so that committing outcomes (which expires the session) does not reload the
     accounts. Sent marks are committed together, COMMIT_SECONDS after the first of them: one
@@ -69,18 +77,17 @@ def deliver(rows):
             outcomes[record_cancelled(row, str(exc))] += 1
         except Exception as exc:  # a broken template must not hold the rest of the batch
             outcomes[record_failure(row, smtp.describe(exc))] += 1
-    deadline = time.monotonic() + outbox.send_budget_seconds()
-    sent, first_sent_at = [], None
+    # A slow provider, or the limits: what did not start in time goes back rather than outlive the lease.
+    batch = smtp.Batch(ready, time.monotonic() + outbox.send_budget_seconds(), sendrate.gate(),
+                       current_app.config["MAIL_CONNECTIONS"])
+    sent, untried, first_sent_at = [], [], None
     try:
-        for position, (row, message) in enumerate(ready):
-            if time.monotonic() > deadline:  # a slow provider: give the rest back rather than outlive the lease
-                release([row for row, _ in ready[position:]])
-                outcomes["released"] += len(ready) - position
-                break
-            try:
-                smtp.sender().send(message)
-            except Exception as exc:  # the job timeout included: every failure is recorded, none loses the mail
-                outcomes[record_failure(row, smtp.describe(exc), permanent=smtp.is_permanent(exc))] += 1
+        for row, outcome in batch:
+            if outcome is smtp.UNTRIED:
+                untried.append(row)
+                continue
+            if outcome is not None:
+                outcomes[record_failure(row, smtp.describe(outcome), permanent=smtp.is_permanent(outcome))] += 1
                 continue
             sent.append(row)
             outcomes["sent"] += 1
@@ -89,7 +96,10 @@ def deliver(rows):
                 record_sent(sent)
                 sent, first_sent_at = [], None
     finally:
-        record_sent(sent)
+        record_sent(sent + [row for row, outcome in batch.close() if outcome is None])
+    if untried:
+        release(untried)
+        outcomes["released"] += len(untried)
     return dict(outcomes)
 
 def redrive(grace_seconds=None, limit=1000):

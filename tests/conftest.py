@@ -17,12 +17,13 @@ from jobs import smtp
 from jobs.worker import AppSimpleWorker
 from tests import services
 from tests.helpers import HEALTHZ_TOKEN
-from tests.services import RedisServer, free_port, start_site
+from tests.services import OidcProvider, RedisServer, free_port, start_site
 
 CONTRACT_ENV = ("APP_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS",
                 "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "BASE_URL", "BACKUP_DIR",
                 "TIMEZONE", "CAPTCHA_TEST_MODE", "MAIL_RETRY_INTERVALS", "OUTBOX_SWEEP_SECONDS", "RATELIMIT_ENABLED",
-                "TRUSTED_PROXIES", "HEALTHZ_TOKEN", "METRICS_TOKEN", "METRICS_ALLOW", "LOG_FORMAT")
+                "TRUSTED_PROXIES", "HEALTHZ_TOKEN", "METRICS_TOKEN", "METRICS_ALLOW", "LOG_FORMAT",
+                "MAIL_MAX_PER_SECOND", "MAIL_CONNECTIONS")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,16 @@ def _smtp_sink():
     handler.port = controller.port
     yield handler
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """A real OpenID Connect provider (tests/services.py OidcProvider); each test sets the accounts it needs."""
+    provider = OidcProvider()
+    try:
+        yield provider.start()
+    finally:
+        provider.stop()
 
 
 @pytest.fixture
@@ -129,7 +140,7 @@ def ctx(app):
     """Inside the app's context, as a job runs; the worker's SMTP connection is closed afterwards."""
     with app.app_context():
         yield app
-        smtp.sender().close()
+        smtp.close_all()
 
 
 @pytest.fixture

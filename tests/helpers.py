@@ -5,15 +5,18 @@ Test modules import from here (and from tests.services for real processes), neve
 import http.cookiejar
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 
-from sqlalchemy import func, select
+import pyotp
+from sqlalchemy import func, insert, select, update
 
-from app.accounts import tokens
+from app.accounts import tokens, twofactor
 from app.extensions import db
-from app.models import Event, OutboxMail, User
+from app.models import Event, OutboxMail, User, utcnow
 from app.outbox import compose
 
 PASSWORD = "correct horse battery"
@@ -63,6 +66,34 @@ def login(client, login="alice", password=PASSWORD, **extra):
     return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
 
 
+def with_app_codes(user, secret):
+    """Turn on `user`'s authenticator app with `secret`, as enrolment would (the caller commits)."""
+    user.totp_secret, user.totp_enabled_at = twofactor.seal(secret), utcnow()
+
+
+def make_admin(app, username="alice", secret=None):
+    """Make an account an administrator, with the authenticator app /admin/ requires."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        user.is_admin = True
+        with_app_codes(user, secret or pyotp.random_base32())
+        db.session.commit()
+
+
+def app_code(app, secret, username="alice"):
+    """The app's code for a time step the account has not used yet (each code signs in once)."""
+    with app.app_context():
+        last = db.session.scalar(select(User.totp_last_step).where(User.username == username))
+    totp, now = pyotp.TOTP(secret), int(time.time() // 30)
+    step = next(s for s in (now - 1, now, now + 1) if last is None or s > last)
+    return totp.at(step * 30)
+
+
+def second_step(client, app, secret, username="alice"):
+    """After a right password: type the app's code on /auth/login/code."""
+    return post_form(client, "/auth/login/code", code=app_code(app, secret, username))
+
+
 def logged_in(app, remember=False):
     """A new client logged in as alice (registered and verified by the test)."""
     client = app.test_client()
@@ -109,6 +140,19 @@ def new_mail(address):
 def outbox_row(outbox_id):
     db.session.expire_all()
     return db.session.get(OutboxMail, outbox_id)
+
+
+def backlog(count, prefix="bulk"):
+    """`count` due verification rows for one account, inserted in one statement, as a burst of sign-ups."""
+    owner = new_mail(f"{prefix}-owner@example.com")
+    db.session.execute(update(OutboxMail).where(OutboxMail.id == owner).values(status=OutboxMail.SENT))
+    now = utcnow() - timedelta(seconds=1)
+    recipients = [f"{prefix}{i}@example.com" for i in range(count)]
+    db.session.execute(insert(OutboxMail), [dict(kind="verify", recipient=recipient, user_id=outbox_row(owner).user_id,
+                                                 params={}, next_attempt_at=now) for recipient in recipients])
+    db.session.commit()
+    return db.session.scalars(select(OutboxMail.id).where(OutboxMail.recipient.in_(recipients))
+                              .order_by(OutboxMail.id)).all()
 
 
 # The database, read from outside a request.

@@ -1,5 +1,7 @@
 """Real services for the tests: redis-server on a free port, processes from the Procfile, waiting helpers."""
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -7,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -243,15 +246,95 @@ class SmtpSink:
         wait_until(lambda: not port_open(self.port), timeout=10, message="mail sink stopped")
 
 
-def start_site(env, log_dir, names):
+def start_site(env, log_dir, names, host="127.0.0.1"):
     """The release step, then the named Procfile processes on a free port: (base URL, processes).
 
-    BASE_URL points at that port, so the links in mail lead back to this site.
+    BASE_URL points at that port, so the links in mail lead back to this site. Passkeys need a host
+    name for their relying party, not an address: host="localhost" (a secure context on plain http).
     """
     port = free_port()
-    env = {**env, "BASE_URL": f"http://127.0.0.1:{port}"}
+    env = {**env, "BASE_URL": f"http://{host}:{port}"}
     if Process("release", env, log_dir).run() != 0:
         raise RuntimeError("the release step failed")
     processes = [Process(name, {**env, "PORT": str(port)}, log_dir).start() for name in names]
     wait_until(lambda: port_open(port), timeout=30, message="web listening")
-    return f"http://127.0.0.1:{port}", processes
+    return f"http://{host}:{port}", processes
+
+
+OIDC_DIR = os.path.join(ROOT, "tests", "oidc")
+# The app's callback is <BASE_URL>/auth/oidc/<name>/callback; these names are registered on every client.
+OIDC_CALLBACK_NAMES = ("test", "other")
+
+
+class OidcProvider:
+    """A real OpenID Connect provider (npm's oidc-provider, tests/oidc/provider.mjs) on a free port.
+
+    Its clients are RFC 8252 "native" clients whose redirect_uris are http://localhost/auth/oidc/<name>/callback
+    and the same on 127.0.0.1: a loopback redirect_uri matches on any port, so test sites on free ports need no
+    registration of their own; the path must match exactly. The accounts file is read at every login.
+    """
+
+    def __init__(self, client_ids=("signup-test", "signup-other"), callback_names=OIDC_CALLBACK_NAMES):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="test-oidc-")
+        self.accounts_path = os.path.join(self.dir, "accounts.json")
+        self.log_path = os.path.join(self.dir, "provider.log")
+        self.clients = [(client_id, secrets.token_urlsafe(24)) for client_id in client_ids]
+        self.redirect_uris = [f"http://{host}/auth/oidc/{name}/callback"
+                              for name in callback_names for host in ("localhost", "127.0.0.1")]
+        self.process = None
+
+    @property
+    def issuer(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def set_accounts(self, accounts):
+        """{login: {"email": ..., "email_verified": bool, "name": ...}}; replaced at once, never half written."""
+        partial = self.accounts_path + ".partial"
+        with open(partial, "w") as f:
+            json.dump(accounts, f)
+        os.replace(partial, self.accounts_path)
+
+    def start(self):
+        may_spawn("an OpenID Connect provider")
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node is not on PATH (Debian: apt-get install nodejs npm; `make test` installs both)")
+        if not os.path.isdir(os.path.join(OIDC_DIR, "node_modules", "oidc-provider")):
+            raise RuntimeError("tests/oidc/node_modules is missing: `npm ci --prefix tests/oidc` (`make test` runs it)")
+        if not os.path.exists(self.accounts_path):
+            self.set_accounts({})
+        clients = [{"client_id": client_id, "client_secret": secret, "redirect_uris": self.redirect_uris}
+                   for client_id, secret in self.clients]
+        config = os.path.join(self.dir, "config.json")
+        with open(config, "w") as f:
+            json.dump({"port": self.port, "accounts": self.accounts_path, "clients": clients,
+                       "exit_with_stdin": True}, f)
+        with open(self.log_path, "ab") as log:
+            # stdin stays open while this object lives: the provider exits when the test session does, however it ends
+            self.process = subprocess.Popen([node, os.path.join(OIDC_DIR, "provider.mjs"), config], cwd=OIDC_DIR,
+                                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._ready, timeout=30, message=f"oidc-provider answering discovery on {self.port}")
+        return self
+
+    def _ready(self):
+        if self.process.poll() is not None:
+            lines = self.log().strip().splitlines() or ["(no output)"]
+            raise RuntimeError(f"oidc-provider exited with {self.process.returncode}: {lines[-1]}")
+        try:
+            with urllib.request.urlopen(f"{self.issuer}/.well-known/openid-configuration", timeout=2) as response:
+                return json.load(response)["issuer"] == self.issuer
+        except OSError:
+            return False
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if self.process:
+            self.process.stdin.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,4 +1,8 @@
 """One person's account over HTTP against the Procfile's web and worker: sessions end, mail arrives."""
+import re
+import time
+
+import pyotp
 import pytest
 
 from tests.helpers import Visitor, hidden_inputs, mail_to, path_in
@@ -61,3 +65,28 @@ def test_account_lifecycle_against_the_procfile_processes(site, mailbox):
 
     assert all(code < 500 for _, code in me.statuses), me.statuses
     assert all("Traceback" not in process.log() for process in processes)
+
+
+def test_two_factor_journey_against_the_procfile_processes(site, mailbox):
+    """Enrol the app from the key under the QR code, then sign in with password and code; the password alone opens nothing."""
+    base, _ = site
+    me = Visitor(base)
+    me.submit("/auth/register", username="second", email="second@example.com", password=PASSWORD, confirm=PASSWORD,
+              captcha="PASSED")
+    confirm(me, path_in(base, mail_to(mailbox, "second@example.com", "Confirm your email address"), "/auth/verify/"))
+    me = logged_in(base, "second", PASSWORD)
+    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', me.request("/account/two-factor")[2]).group(1)
+    totp = pyotp.TOTP(secret.replace(" ", ""))
+    status, _, page = me.submit("/account/two-factor", code=totp.now())
+    assert status == 200
+    assert len(re.findall(r"<li><code>[a-z2-9]{5}-[a-z2-9]{5}</code></li>", page)) == 10
+    assert "authenticator app was set up" in mail_to(mailbox, "second@example.com", "Security of your account")
+
+    visitor = Visitor(base)
+    status, headers, _ = visitor.submit("/auth/login", login="second", password=PASSWORD)
+    assert (status, headers["Location"]) == (303, "/auth/login/code")
+    assert not opens_account(visitor)
+    code = totp.at(time.time() + 30)  # the next step's code: the one above was used at enrolment
+    status, headers, _ = visitor.submit("/auth/login/code", code=code)
+    assert (status, headers["Location"]) == (303, "/account")
+    assert opens_account(visitor)

@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from redis import Redis
@@ -11,18 +12,21 @@ from app.accounts import passwords
 from app.extensions import db
 from app.models import DailyStats, User, utcnow
 from app.queues import get_queue
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, with_app_codes
 from tests.services import start_site
 
 pytestmark = pytest.mark.processes
+APP_SECRET = pyotp.random_base32()
 
 
 @pytest.fixture
 def seeded(app, run_jobs, redis_server):
     """An administrator, two weeks of statistics and one job that really failed in a real worker."""
     with app.app_context():
-        db.session.add(User(username="root", email="root@example.com", is_admin=True, verified_at=utcnow(),
-                            password_hash=passwords.hash_password(PASSWORD)))
+        root = User(username="root", email="root@example.com", is_admin=True, verified_at=utcnow(),
+                    password_hash=passwords.hash_password(PASSWORD))
+        with_app_codes(root, APP_SECRET)  # /admin/ needs a second factor
+        db.session.add(root)
         today = datetime.now(ZoneInfo(app.config["TIMEZONE"])).date()
         for i in range(14):
             db.session.add(DailyStats(day=today - timedelta(days=i), registrations=10 + i, verifications=5 + i,
@@ -56,6 +60,9 @@ def test_admin_sees_the_chart_and_retries_a_failed_job_by_its_button(web, seeded
             page.fill("input[name=login]", "root")
             page.fill("input[name=password]", PASSWORD)
             page.press("input[name=password]", "Enter")
+            expect(page).to_have_url(web + "/auth/login/code")
+            page.fill("input[name=code]", pyotp.TOTP(APP_SECRET).now())
+            page.press("input[name=code]", "Enter")
             expect(page).to_have_url(web + "/admin/")
             chart = page.get_by_role("img", name="Registrations, verifications and logins per day, last 30 days")
             expect(chart).to_be_visible()

@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from flask_migrate import downgrade, upgrade
 from redis import Redis
@@ -13,7 +14,7 @@ from sqlalchemy import func, inspect, select
 from app import stats
 from app.accounts import passwords
 from app.extensions import db
-from app.models import DailyStats, Event, OutboxMail, User, utcnow
+from app.models import DailyStats, Event, OutboxMail, Passkey, User, utcnow
 from app.queues import get_queue
 from tests.helpers import (
     PASSWORD,
@@ -24,6 +25,8 @@ from tests.helpers import (
     new_mail,
     outbox_row,
     register,
+    second_step,
+    with_app_codes,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -32,10 +35,16 @@ ACTIONS = ["/admin/jobs/default/some-job/retry", "/admin/jobs/default/some-job/d
            "/admin/users/1/resend", "/admin/users/1/verify", "/admin/users/1/disable", "/admin/users/1/enable"]
 
 
+ADMIN_APP_SECRET = pyotp.random_base32()
+
+
 def add_user(app, username, admin=False, verified=True):
+    """An account; an administrator has an authenticator app (ADMIN_APP_SECRET), as /admin/ requires."""
     with app.app_context():
         user = User(username=username, email=f"{username}@example.com", is_admin=admin,
                     password_hash=passwords.hash_password(PASSWORD), verified_at=utcnow() if verified else None)
+        if admin:
+            with_app_codes(user, ADMIN_APP_SECRET)
         db.session.add(user)
         db.session.commit()
         return user.id
@@ -45,7 +54,8 @@ def add_user(app, username, admin=False, verified=True):
 def admin(app, client):
     """The test client, logged in as an administrator."""
     add_user(app, "root", admin=True)
-    assert login(client, "root").status_code == 303
+    assert login(client, "root").location.endswith("/auth/login/code")
+    assert second_step(client, app, ADMIN_APP_SECRET, "root").status_code == 303
     return client
 
 
@@ -324,3 +334,21 @@ def test_disabled_at_migration_goes_down_and_up_keeping_the_accounts(app):
         upgrade()
         assert "disabled_at" in {column["name"] for column in inspect(db.engine).get_columns("user")}
         assert db.session.scalar(select(User.disabled_at).where(User.username == "judy")) is None
+
+
+def test_the_users_page_and_the_dashboard_show_second_factors(app, admin):
+    add_user(app, "frank")
+    with app.app_context():
+        frank = db.session.scalar(select(User).where(User.username == "frank"))
+        db.session.add_all([Passkey(user_id=frank.id, credential_id=f"key-{n}", public_key=b"k", name=f"key {n}")
+                            for n in range(2)])
+        Event.record(Event.PASSKEY_ADDED, user=frank)
+        Event.record(Event.PASSKEY_ADDED, user=frank)
+        db.session.commit()
+    rows = {row.split("<")[0].strip(): row
+            for row in admin.get("/admin/users").get_data(as_text=True).split('<th scope="row">')[1:]}
+    assert "<td>app</td>" in rows["root"]  # the administrator's authenticator app
+    assert "<td>2 passkeys</td>" in rows["frank"]
+    figures = admin.get("/admin/").get_data(as_text=True)
+    assert re.search(r"Accounts with a second factor</dt><dd>2<", figures)  # root's app, frank's passkeys
+    assert re.search(r"Second factors set up</dt><dd>2<", figures)  # the two passkeys added (root's app was seeded)

@@ -14,7 +14,7 @@ from app.models import AvatarPicture, AvatarUpload
 from app.queues import get_queue
 from jobs import backup
 from tests import pictures
-from tests.helpers import PASSWORD, form_page, login, post_form, register_verified
+from tests.helpers import PASSWORD, form_page, login, make_admin, post_form, register_verified
 
 FOREVER = "public, max-age=31536000, immutable"
 
@@ -242,10 +242,7 @@ def test_uploads_are_limited_per_account(make_app, run_jobs, mailbox):
 def test_the_admin_list_shows_avatars(app, account, run_jobs):
     upload(account, pictures.png())
     run_jobs()
-    with app.app_context():
-        from app.models import User
-        db.session.execute(db.update(User).values(is_admin=True))
-        db.session.commit()
+    make_admin(app)
     page = account.get("/admin/users").get_data(as_text=True)
     assert f"/avatars/{stored(app)[64]}.webp" in picture_urls(page)
 

@@ -17,6 +17,7 @@ from tests.helpers import (
     link_in,
     logged_in,
     login,
+    make_admin,
     opens_account,
     outbox,
     post_form,
@@ -49,9 +50,7 @@ def test_a_notice_over_its_budget_is_held_and_shown_to_operators(make_app, mailb
         assert post_form(me, "/account/password", current_password=old, password=new, confirm=new).status_code == 303
     notices = [row for row in outbox(app) if row.kind == "password_changed"]
     assert [row.status for row in notices] == [OutboxMail.PENDING, OutboxMail.HELD]  # not spent by the sign-up
-    with app.app_context():
-        db.session.execute(update(User).values(is_admin=True))
-        db.session.commit()
+    make_admin(app)
     page = me.get("/admin/mail").get_data(as_text=True)
     assert "notice held back" in page
     assert "RATELIMIT_NOTICE_MAIL_PER_RECIPIENT" in page

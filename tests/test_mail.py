@@ -11,14 +11,14 @@ import pytest
 from redis import Redis
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app import outbox
 from app.extensions import db, get_redis
 from app.models import Event, OutboxMail, User, utcnow
 from app.queues import get_queue
 from jobs import mail, smtp
-from tests.helpers import code_in, new_mail
+from tests.helpers import backlog, code_in, new_mail
 from tests.helpers import outbox_row as row
 from tests.services import SmtpSink, free_port
 
@@ -280,18 +280,6 @@ def test_an_overdue_scheduled_wake_up_is_replaced_by_a_queued_one(make_app, mail
 def set_row(outbox_id, **values):
     db.session.execute(OutboxMail.__table__.update().where(OutboxMail.id == outbox_id).values(**values))
     db.session.commit()
-
-
-def backlog(count, prefix="bulk"):
-    """`count` due verification rows for one account, inserted in one statement, as a burst of sign-ups."""
-    owner = new_mail(f"{prefix}-owner@example.com")
-    set_row(owner, status=OutboxMail.SENT)
-    now = utcnow() - timedelta(seconds=1)
-    db.session.execute(insert(OutboxMail), [dict(kind="verify", recipient=f"{prefix}{i}@example.com",
-                                                 user_id=row(owner).user_id, params={}, next_attempt_at=now)
-                                            for i in range(count)])
-    db.session.commit()
-    return db.session.scalars(select(OutboxMail.id).where(OutboxMail.id != owner).order_by(OutboxMail.id)).all()
 
 
 def test_a_claim_takes_due_rows_and_lapsed_leases_only_and_never_twice(ctx):

@@ -1,4 +1,5 @@
 """What people see, in Chromium against the Procfile's processes: the live delivery state, contrast, phone width."""
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.processes
 PASSWORD = "browser passphrase 42"
 PAGES = ["/", "/auth/register", "/auth/login", "/auth/check-email", "/auth/forgot", "/auth/resend", "/no-such-page"]
 ACCOUNT_PAGES = ["/account", "/account/password", "/account/email", "/account/sessions", "/account/delete",
-                 "/admin/users"]
+                 "/account/two-factor", "/account/passkeys", "/admin/users"]
 
 # WCAG's relative luminance and contrast ratio of the element's colour against the first opaque background
 # behind it (the header's, for the Log out button).
@@ -97,6 +98,12 @@ def log_in(page, base, env):
     page.fill("input[name=password]", PASSWORD)
     page.press("input[name=password]", "Enter")
     expect(page).to_have_url(base + "/account")
+    page.goto(base + "/admin/users")  # an administrator sets up a second factor first, as create-admin says
+    expect(page).to_have_url(base + "/account/two-factor")
+    secret = page.locator("code.secret").text_content().replace(" ", "")
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.press("input[name=code]", "Enter")
+    expect(page.locator("ol.codes li")).to_have_count(10)
 
 
 def test_log_out_button_has_enough_contrast(stack, browser, app_env):
@@ -118,6 +125,7 @@ def test_no_page_is_wider_than_a_phone(stack, browser, app_env):
     log_in(page, base, app_env)
     for path in ACCOUNT_PAGES:
         page.goto(base + path)
+        expect(page).to_have_url(base + path)  # the page itself, not where a redirect leads
         expect(page.locator("main h1")).to_be_visible()
         too_wide[path] = page.evaluate("document.documentElement.scrollWidth")
     assert {path: width for path, width in too_wide.items() if width > 360} == {}

@@ -3,6 +3,7 @@
 Logging out ends this device's login only; the other devices stay logged in until they log out, the
 account ends them all, or their login outlives REMEMBER_DAYS.
 """
+import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
@@ -108,7 +109,7 @@ def test_logging_out_the_other_sessions_ends_them_and_keeps_this_one(app, client
     register_verified(client, run_jobs, mailbox)
     laptop, phone = logged_in(app, remember=True), logged_in(app, remember=True)
     phone_remember = copy_of(app, phone, ["remember_token"])
-    assert "1 other open session</strong>" in laptop.get("/account/sessions").get_data(as_text=True)
+    assert laptop.get("/account/sessions").get_data(as_text=True).count("Log out this session") == 1
     assert post_form(laptop, "/account/sessions").status_code == 303
     assert not opens_account(phone)
     assert not opens_account(phone_remember)
@@ -200,3 +201,63 @@ def test_pages_behind_login_are_not_stored_by_caches(app, client, mailbox, run_j
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store", path
     assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
+
+
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+PHONE = ("Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+         "Mobile Safari/537.36")
+
+
+def device(app, user_agent, address):
+    client = app.test_client()
+    client.environ_base.update(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
+    assert login(client).status_code == 303
+    return client
+
+
+def test_the_sessions_page_lists_each_device_and_ends_the_one_chosen(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    laptop, phone = device(app, FIREFOX, "203.0.113.45"), device(app, PHONE, "2001:db8:5:6::7")
+    page = laptop.get("/account/sessions").get_data(as_text=True)
+    assert "Firefox on Linux" in page
+    assert "Chrome on Android" in page
+    assert "203.0.113.x" in page and "203.0.113.45" not in page  # the address, its last part hidden
+    assert "2001:db8:5::/48" in page
+    assert page.index("This device") < page.index("Chrome on Android")  # this one first
+    [phone_login] = re.findall(r'name="session" value="([0-9a-f]{64})"', page)
+    ended = laptop.post("/account/sessions", data={**hidden_inputs(page), "session": phone_login})
+    assert ended.status_code == 303
+    assert not opens_account(phone)  # logged out on its next request
+    assert opens_account(laptop)
+    assert "no other open session" in laptop.get("/account/sessions").get_data(as_text=True)
+
+
+def test_one_account_cannot_end_another_accounts_session(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    register_verified(app.test_client(), run_jobs, mailbox, username="bob", email="bob@example.com")
+    alice = logged_in(app)
+    bob = app.test_client()
+    assert login(bob, "bob").status_code == 303
+    with app.app_context():
+        alice_login = db.session.scalar(select(LoginSession.id).join(User).where(User.username == "alice"))
+    page = bob.get("/account/sessions").get_data(as_text=True)
+    bob.post("/account/sessions", data={**hidden_inputs(page), "session": alice_login})
+    assert opens_account(alice)
+    assert opens_account(bob)
+
+
+def test_a_geoip_database_names_the_place(make_app, mailbox, run_jobs, tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    writer.insert_network(IPSet(["198.51.100.0/24"]), {"city": {"names": {"en": "Lyon"}},
+                                                        "country": {"names": {"en": "France"}}})
+    writer.to_db_file(str(tmp_path / "city.mmdb"))
+    app = make_app(GEOIP_DATABASE=str(tmp_path / "city.mmdb"))
+    register_verified(app.test_client(), run_jobs, mailbox)
+    here = device(app, FIREFOX, "198.51.100.20")
+    device(app, FIREFOX, "192.0.2.20")
+    page = here.get("/account/sessions").get_data(as_text=True)
+    assert "Lyon, France" in page
+    assert "192.0.2.x" in page  # a place the database does not know: the address, shortened

@@ -1,4 +1,4 @@
-"""The account's own settings under /account: password, address, sessions and deletion."""
+"""The account's own settings under /account: password, address, second factors, sessions and deletion."""
 from flask import Blueprint, request
 from flask_login import current_user
 
@@ -16,4 +16,4 @@ def no_store_for_signed_in(response):
     return response
 
 
-from app.account import views  # noqa: E402,F401  (routes register on bp)
+from app.account import factors, views  # noqa: E402,F401  (routes register on bp)

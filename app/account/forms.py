@@ -1,9 +1,10 @@
-"""Forms of the account pages; each asks for the current password before it changes anything that matters."""
+"""Forms of the account pages. What matters needs a fresh password (app/accounts/reauth.py); the password
+form itself asks for the current one, as every account system does."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import PasswordField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.accounts import passwords
@@ -17,25 +18,28 @@ def current_password_field():
 
 
 class AccountForm(FlaskForm):
-    """A form about one account: its current password must be typed (a borrowed session is not enough)."""
-
-    current_password = current_password_field()
+    """A form about one account."""
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
 
-    def validate_current_password(self, field):
-        if not passwords.verify_password(self.user.password_hash, field.data):
-            raise ValidationError(_("This is not your current password."))
-
 
 class PasswordForm(AccountForm):
+    """The current password too: a fresh session alone does not choose the next password."""
+
+    current_password = current_password_field()
     password, confirm = new_password_fields()
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(user, *args, **kwargs)
         self.password.label.text, self.confirm.label.text = _("New password"), _("Repeat the new password")
+        if not passwords.has_password(user):  # made through a provider: the first password (behind freshness)
+            del self.current_password
+
+    def validate_current_password(self, field):
+        if not passwords.verify_password(self.user.password_hash, field.data):
+            raise ValidationError(_("This is not your current password."))
 
     def validate_password(self, field):
         check_new_password(field.data, self.user.username, self.user.email)
@@ -54,7 +58,19 @@ class EmailForm(AccountForm):
 
 
 class DeleteForm(AccountForm):
-    """Only the password: deleting is one deliberate step, confirmed by mail afterwards."""
+    """One button on a page that says what it does, behind a fresh password; confirmed by mail afterwards."""
+
+
+class CodeForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"), validators=[
+        DataRequired(_l("Enter the code.")), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 32, "spellcheck": "false"})
+
+
+class PasskeyNameForm(FlaskForm):
+    name = StringField(_l("Name of the passkey"), validators=[
+        DataRequired(_l("Give the passkey a name, such as the device it is on.")), Length(max=64)],
+        render_kw={"maxlength": 64, "placeholder": _l("e.g. My phone"), "autocomplete": "off"})
 
 
 # The first bytes of the formats the worker decodes: the request looks at nothing more (it never decodes).

@@ -1,12 +1,13 @@
 """Routes of the account blueprint: thin views over app.accounts.actions."""
-from flask import abort, current_app, flash, jsonify, render_template
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from app import avatars
 from app.account import bp
-from app.accounts import actions, sessions, tokens
+from app.accounts import actions, devices, passwords, sessions, tokens, twofactor
+from app.accounts.reauth import fresh_required, is_fresh, kept_form, mark_fresh
 from app.account.forms import AvatarForm, DeleteForm, EmailForm, PasswordForm
 from app.forms import ConfirmForm
 from app.http import see_other, status_for
@@ -27,6 +28,7 @@ def index():
 
 def render_index(avatar_form):
     return render_template("account/index.html", user=current_user, avatar=avatar_state(me()),
+                           two_factor=twofactor.has_second_factor(me()),
                            avatar_form=avatar_form, remove_form=ConfirmForm())
 
 
@@ -82,10 +84,13 @@ def avatar_status():
 @login_required
 @limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
 def password():
+    if not passwords.has_password(me()) and not is_fresh():  # no current password to ask for: a fresh sign-in
+        return redirect(url_for("auth.reauthenticate", next=request.path), code=303)
     form = PasswordForm(me())
     if form.validate_on_submit():
         actions.change_password(me(), form.password.data)
         sessions.keep_current(me())
+        mark_fresh()  # the current password was typed just now
         flash(_("Your password is changed. Every other session of this account is logged out."), "success")
         return see_other("account.index")
     return render_template("account/password.html", form=form, user=current_user), status_for(form)
@@ -94,8 +99,9 @@ def password():
 @bp.route("/email", methods=["GET", "POST"])
 @login_required
 @limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
+@fresh_required()
 def email():
-    form = EmailForm(me())
+    form = EmailForm(me(), data=kept_form())
     if form.validate_on_submit():
         actions.request_email_change(me(), form.email.data)
         flash(_("We sent a link to %(new)s. Your address changes when you open it; until then it stays %(old)s.",
@@ -136,18 +142,26 @@ def confirm_email(token):
 @bp.route("/sessions", methods=["GET", "POST"], endpoint="sessions")
 @login_required
 def other_sessions():
+    """Where the account is signed in; each login ends with its button, or every other one at once."""
     form = ConfirmForm()
     if form.validate_on_submit():
+        ending = request.form.get("session", "")
+        if ending and ending != current_user.login_id:
+            if sessions.end_one(me(), ending):
+                flash(_("That session is logged out."), "success")
+            return see_other("account.sessions")
         actions.end_other_sessions(me())
         sessions.keep_current(me())
         flash(_("Every other session of this account is logged out."), "success")
-        return see_other("account.index")
-    return render_template("account/sessions.html", form=form, others=sessions.others(me())), status_for(form)
+        return see_other("account.sessions")
+    return render_template("account/sessions.html", form=form, logins=sessions.listed(me()), label=devices.label,
+                           this=current_user.login_id), status_for(form)
 
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
 @limit("RATELIMIT_ACCOUNT_CHANGES_PER_USER", signed_in_account, TOO_MANY_FOR_ACCOUNT)
+@fresh_required()
 def delete():
     form = DeleteForm(me())
     if form.validate_on_submit():

@@ -12,11 +12,21 @@ hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 COMMON_PASSWORDS_FILE = os.path.join(os.path.dirname(__file__), "common-passwords.txt.gz")
 
 
+NO_PASSWORD = "!"  # the hash of an account made through another provider: no password matches it
+
+
+def has_password(user):
+    return user.password_hash != NO_PASSWORD
+
+
 def hash_password(password):
     return hasher.hash(password)
 
 
 def verify_password(password_hash, password):
+    if password_hash == NO_PASSWORD:  # as long as a real check: the answer's time tells nothing either
+        burn_time(password)
+        return False
     try:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

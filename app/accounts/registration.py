@@ -2,7 +2,7 @@
 from sqlalchemy import func, or_, select
 
 from app import i18n, outbox, ratelimit
-from app.accounts import passwords, sessions, tokens
+from app.accounts import passwords, sessions, tokens, twofactor
 from app.extensions import db
 from app.models import Event, User, utcnow
 
@@ -121,7 +121,9 @@ def password_notice(user, reset):
 def authenticate(login, password):
     """(user, None) on success, (user or None, reason) otherwise; unknown and wrong cost the same time.
 
-    Wrong tries are counted per account (app.ratelimit): a few bring in the captcha, many a 429.
+    Wrong tries are counted per account (app.ratelimit): a few bring in the captcha, many a 429. A right
+    password of an account with a second factor answers "second_factor": nothing is recorded until
+    that step is done too (`signed_in`).
     """
     user = find_by_login(login)
     if user is None:
@@ -134,13 +136,20 @@ def authenticate(login, password):
     elif not user.is_verified:
         reason = "unverified"
     else:
-        reason = None
+        reason = "second_factor" if twofactor.has_second_factor(user) else None
         if passwords.needs_rehash(user.password_hash):  # parameters were raised since this hash was made
             user.password_hash = passwords.hash_password(password)
-        user.last_login_at = utcnow()
     if reason in ("unknown", "password"):
         ratelimit.login_failed(ratelimit.login_subject(login))
-    Event.record(Event.LOGIN_FAILED if reason else Event.LOGIN_OK,
-                 user=user if reason in (None, "password", "unverified", "disabled") else None, detail=reason)
+    if reason is None:
+        signed_in(user)
+    elif reason != "second_factor":
+        Event.record(Event.LOGIN_FAILED, user=user if reason != "unknown" else None, detail=reason)
     db.session.commit()
     return user, reason
+
+
+def signed_in(user, how=None):
+    """Record a completed sign-in (the caller commits); `how` names a way other than the password alone."""
+    user.last_login_at = utcnow()
+    Event.record(Event.LOGIN_OK, user=user, detail=how)

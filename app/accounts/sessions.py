@@ -6,24 +6,36 @@ nothing afterwards while other devices stay logged in. "Log out other sessions",
 address and a password reset replace the token (as Flask-Security's fs_uniquifier) and delete every
 login row; deleting the account deletes its rows with it (ON DELETE CASCADE).
 """
-from flask import session
-from flask_login import current_user, login_user, logout_user
-from sqlalchemy import delete, func, select
+import time
 
+from flask import request, session
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import delete, select
+
+from app.accounts import devices, reauth
 from app.extensions import db
-from app.models import LoginSession, new_session_token, session_hash
+from app.models import LoginSession, User, new_session_token, session_hash
+
+SECOND_STEP_KEY = "second_step"
+SECOND_STEP_SECONDS = 300  # the password was right this long ago at most when the code is typed
 
 
 def start(user, remember):
-    """A fresh session at login: nothing from before (a planted session, an old CSRF token) survives it."""
+    """A fresh session at login: nothing from before (a planted session, an old CSRF token) survives it.
+
+    Signing in proves the password (or a passkey) just now, so the session starts fresh (app/accounts/reauth.py).
+    """
     session.clear()
     open_login(user, remember)
+    reauth.mark_fresh()
 
 
 def open_login(user, remember):
     """A new login row for this browser, committed before login_user() writes its id into the cookies."""
     secret = new_session_token()
-    login = LoginSession(id=session_hash(secret), user_id=user.id, remember=remember)
+    login = LoginSession(id=session_hash(secret), user_id=user.id, remember=remember,
+                         user_agent=(request.user_agent.string or "")[:255] or None,
+                         signed_in_from=devices.place(request.remote_addr))
     db.session.add(login)
     db.session.commit()
     user.login_id, user.login_secret, user.login_remembered = login.id, secret, remember
@@ -42,12 +54,48 @@ def keep_current(user):
     open_login(user, current_user.login_remembered)
 
 
-def others(user):
-    """How many other live logins the account has, for the sessions page."""
-    return db.session.scalar(
-        select(func.count()).select_from(LoginSession)
-        .where(LoginSession.user_id == user.id, LoginSession.id != user.login_id,
-               LoginSession.live()))
+def listed(user):
+    """The account's live logins for the sessions page, this browser's first, then the most recently seen."""
+    rows = db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.live())
+                              .order_by(LoginSession.last_seen_at.desc())).all()
+    return sorted(rows, key=lambda login: login.id != user.login_id)
+
+
+def end_one(user, login_id):
+    """End one login of the account (its browser is logged out on its next request); False if there is none."""
+    ended = db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id,
+                                                          LoginSession.id == login_id)
+                               .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return ended == 1
+
+
+# The step between a right password and a second factor: nothing is signed in yet, the session only
+# remembers whose password it was (bound to the account's session token, so a reset ends it) for a while.
+
+def begin_second_step(user, remember, next_path):
+    session.clear()
+    session[SECOND_STEP_KEY] = {"user": user.id, "token": session_hash(user.session_token),
+                                "remember": bool(remember), "next": next_path,
+                                "until": int(time.time()) + SECOND_STEP_SECONDS}
+
+
+def second_step_user():
+    """The account whose password was just given, while its second step is open; else None."""
+    step = session.get(SECOND_STEP_KEY)
+    if not isinstance(step, dict) or step.get("until", 0) < time.time():
+        return None
+    user = db.session.get(User, step.get("user"))
+    if user is None or user.disabled_at is not None or step.get("token") != session_hash(user.session_token):
+        return None
+    return user
+
+
+def finish_second_step(user):
+    """Sign in the account of the second step; returns where it was going."""
+    step = session.get(SECOND_STEP_KEY, {})
+    start(user, remember=step.get("remember", False))
+    return step.get("next")
 
 
 def log_out(user):

@@ -4,14 +4,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from app import stats
 from app.admin import bp
 from app.admin.chart import bar_chart
 from app.extensions import db
 from app.health import check_jobs
-from app.models import DailyStats
+from app.models import DailyStats, Event, Passkey, User
 
 DAYS = 30
 
@@ -72,4 +72,16 @@ def index():
     rows = daily_rows(days, zone)
     values = {key: [getattr(row, key) for row in rows] for key, _name in series()}
     return render_template("admin/index.html", chart=bar_chart(days, series(), values), series=series(),
-                           table=list(zip(days, rows)), summary=summary(rows), jobs=check_jobs())
+                           table=list(zip(days, rows)), summary=summary(rows), jobs=check_jobs(),
+                           second_factors=second_factors(days[0], zone))
+
+
+def second_factors(first_day, zone):
+    """Accounts with a second factor now, and the enrolments (app turned on, passkey added) since first_day."""
+    since = datetime.combine(first_day, datetime.min.time(), zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    with_passkey = select(Passkey.user_id)
+    accounts = db.session.scalar(select(func.count()).select_from(User).where(
+        or_(User.totp_enabled_at.is_not(None), User.id.in_(with_passkey))))
+    enrolments = db.session.scalar(select(func.count()).select_from(Event).where(
+        Event.kind.in_((Event.TWO_FACTOR_ENABLED, Event.PASSKEY_ADDED)), Event.created_at >= since))
+    return {"accounts": accounts, "enrolments": enrolments}

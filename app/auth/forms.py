@@ -26,17 +26,15 @@ class CaptchaFields:
                                   if self.captcha_id.data else _("Type the characters in the picture as well."))
 
 
-class RegisterForm(CaptchaFields, FlaskForm):
+class SignUpFields(CaptchaFields):
+    """A username and an address past the picture check: what every sign-up asks."""
+
     username = StringField(_l("Username"), validators=[
         DataRequired(_l("Choose a username.")),
         Length(3, 32, _l("Use between 3 and 32 characters.")),
         Regexp(USERNAME_PATTERN, message=_l("Use only letters, digits, _ and -.")),
     ], render_kw={"autocomplete": "username", "maxlength": 32, "autofocus": True})
     email = email_field()
-    password, confirm = new_password_fields()
-
-    def validate_password(self, field):
-        check_new_password(field.data, self.username.data, self.email.data)
 
     def validate(self, extra_validators=None):
         """A taken username is reported (usernames are not secret), but only past the captcha, so probing costs one.
@@ -53,6 +51,17 @@ class RegisterForm(CaptchaFields, FlaskForm):
         owner = db.session.scalar(select(User).where(func.lower(User.username) == self.username.data.lower()))
         # Someone registering again with their own unverified address may keep the username they chose.
         return owner is not None and not (owner.email.lower() == self.email.data.lower() and not owner.is_verified)
+
+
+class RegisterForm(SignUpFields, FlaskForm):
+    password, confirm = new_password_fields()
+
+    def validate_password(self, field):
+        check_new_password(field.data, self.username.data, self.email.data)
+
+
+class ProviderAddressForm(SignUpFields, FlaskForm):
+    """After a provider that did not confirm an address: no password (the provider signs in), our mail confirms it."""
 
 
 class LoginForm(FlaskForm):
@@ -90,3 +99,18 @@ class ResetForm(FlaskForm):
 
     def validate_password(self, field):
         check_new_password(field.data, self.user.username, self.user.email)
+
+
+class SecondStepForm(FlaskForm):
+    """The code after a right password: the app's six digits, or one of the recovery codes."""
+
+    code = StringField(_l("Code from your authenticator app, or a recovery code"), validators=[
+        DataRequired(_l("Enter the code.")), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "autofocus": True, "maxlength": 32, "autocapitalize": "off",
+                   "spellcheck": "false"})
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(_l("Enter your password.")),
+                                                               Length(max=128)],
+                             render_kw={"autocomplete": "current-password", "autofocus": True, "maxlength": 128})

@@ -167,6 +167,9 @@ def login():
         if reason is None:
             sessions.start(user, remember=form.remember.data)
             return redirect(local_path(request.args.get("next")) or url_for("account.index"), code=303)
+        if reason == "second_factor":  # the password was right: the code (or a passkey) comes next
+            sessions.begin_second_step(user, form.remember.data, request.args.get("next"))
+            return see_other("auth.login_code")
         if reason == "unverified":
             unverified = True
             session["pending_email"] = user.email

@@ -33,3 +33,5 @@ def create_admin(username, email, password):
     db.session.add(user)
     db.session.commit()
     click.echo(f"administrator {user.username} <{user.email}> created")
+    click.echo("A second factor is required: after the first login, /admin/ asks this account to set up an "
+               "authenticator app or a passkey (under /account/two-factor) before any admin page opens.")
