@@ -149,6 +149,7 @@ def test_sign_ups_through_a_failover_get_every_mail_once(make_app, app_env, mail
 
         everyone = before + during + after
         assert sorted(signups.done) == sorted(everyone)
+        assert [process.name for process in processes if process.process.poll() is not None] == []
         wait_until(lambda: all_sent(app, everyone), timeout=60, interval=0.2, message="every mail sent")
         counts = {address: len([m for m in mailbox.to(address) if m.subject == SUBJECT]) for address in everyone}
         assert counts == {address: 1 for address in everyone}
@@ -162,7 +163,7 @@ def test_sign_ups_through_a_failover_get_every_mail_once(make_app, app_env, mail
         result = flask_cli("jobs", "run", "cleanup", "--wait", "--timeout", "60", env=env)  # worker-bulk's queue
         assert result.returncode == 0, result.stdout + result.stderr
         assert len(Worker.all(connection=new)) == 3  # the pool's two and worker-bulk
-        assert all(process.process.poll() is None for process in processes)
+        assert [process.name for process in processes if process.process.poll() is not None] == []
     finally:
         for process in processes:
             process.stop(timeout=10)
