@@ -110,6 +110,13 @@ class SentinelSet:
         return f"redis+sentinel://127.0.0.1:{self.port}/{self.SERVICE}/0"
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.cleanup()  # a set that did not come up leaves no server behind
+            raise
+
+    def _start(self):
         from redis import Redis
 
         self.primary.start()
