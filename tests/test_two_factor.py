@@ -108,16 +108,26 @@ def test_ten_wrong_codes_get_429_but_the_owner_elsewhere_still_signs_in(app, cli
     assert opens_account(owner)
 
 
-def test_the_second_step_ends_with_a_password_reset_and_after_five_minutes(app, client, mailbox, run_jobs):
+def test_the_second_step_ends_with_a_password_change_and_after_five_minutes(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    secret, _ = enrol(app, logged_in(app))
-    late = app.test_client()
+    me = logged_in(app)
+    secret, _ = enrol(app, me)
+    late, thief = app.test_client(), app.test_client()
     login(late)
     with late.session_transaction() as session:
         session["second_step"] = {**session["second_step"], "until": int(time.time()) - 1}
     refused = late.get("/auth/login/code")
     assert refused.status_code == 303
     assert refused.headers["Location"] == "/auth/login"
+
+    login(thief)  # a stolen password, the code step open; the owner changes the password meanwhile
+    fields = form_page(thief, "/auth/login/code")
+    changed = post_form(me, "/account/password", current_password=PASSWORD, password="a brand new passphrase",
+                        confirm="a brand new passphrase")
+    assert changed.status_code == 303
+    late_code = thief.post("/auth/login/code", data={**fields, "code": app_code(app, secret)})
+    assert late_code.headers["Location"] == "/auth/login"
+    assert not opens_account(thief)
 
 
 def test_the_secret_is_stored_encrypted_under_secret_key(app, client, mailbox, run_jobs, make_app):
