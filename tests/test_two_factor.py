@@ -2,7 +2,6 @@
 import re
 import time
 
-import pyotp
 from sqlalchemy import select
 
 from app.accounts import twofactor
