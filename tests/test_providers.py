@@ -227,3 +227,22 @@ def test_a_password_login_is_unchanged_for_an_account_made_through_a_provider(ap
     response = login(app.test_client(), "carol@example.com", PASSWORD)
     assert response.status_code == 400  # no password matches, and the answer is the usual one
     assert "Wrong email, username or password." in response.get_data(as_text=True)
+
+
+def test_an_account_without_a_password_re_authenticates_through_its_provider(app, client):
+    sign_in_with(client, "carol")
+    with client.session_transaction() as session:
+        del session["reauth_at"]  # as after a remember-me cookie restored the login
+    asked = client.get("/account/delete")
+    assert asked.headers["Location"] == "/auth/reauthenticate?next=/account/delete"
+    page = client.get(asked.headers["Location"]).get_data(as_text=True)
+    assert 'name="password"' not in page  # there is none to type
+    assert "Confirm with Test ID" in page
+    fields = {**form_page(client, "/auth/reauthenticate?next=/account/delete"), "intent": "reauth"}
+    authorize = client.post("/auth/oidc/test/login?next=/account/delete", data=fields).headers["Location"]
+    back = back_from(client, provider_login(http.cookiejar.CookieJar(), authorize, "carol"))
+    assert back.headers["Location"] == "/account/delete"
+    assert client.get("/account/delete").status_code == 200
+    other = provider_login(http.cookiejar.CookieJar(), client.post("/auth/oidc/test/login?next=/account/delete",
+                                                                   data=fields).headers["Location"], "dave")
+    assert back_from(client, other).status_code == 403  # another person at the provider proves nothing here
