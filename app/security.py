@@ -1,13 +1,27 @@
 """Security headers on every response, the client's address behind TRUSTED_PROXIES proxies, body limits."""
+from urllib.parse import urlsplit
+
 import flask
 from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 MULTIPART_ALLOWANCE = 64 * 1024  # the form's boundaries, headers and CSRF token around the file
 
-# No inline script or style anywhere: templates link app/static/ files only.
+# No inline script or style anywhere: templates link app/static/ files only. A form may lead to this site, and
+# to the providers of OIDC_PROVIDERS ("Sign in with ..." posts here, then redirects there; browsers check that too).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
-       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+       "frame-ancestors 'none'; form-action 'self'{providers}; base-uri 'none'; object-src 'none'")
+
+
+def content_security_policy(providers):
+    """The CSP with each provider's origin (its issuer's, or its authorization URL's) allowed as a form target."""
+    origins = sorted({origin(settings["ISSUER"] or settings["AUTHORIZE_URL"]) for settings in providers.values()})
+    return CSP.format(providers="".join(f" {o}" for o in origins))
+
+
+def origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def body_limit(config_key):
@@ -46,13 +60,14 @@ def init_app(app):
     if proxies:  # with 0, X-Forwarded-* are ignored: anyone can send them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies,
                                 x_prefix=proxies)
+    app.config["CONTENT_SECURITY_POLICY"] = content_security_policy(app.config["OIDC_PROVIDERS"])
     app.after_request(add_headers)
 
 
 def add_headers(response):
     """Runs for pages, static files, pictures and error pages alike."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # A page reached through a mailed link has its token in the URL: no Referer may carry it anywhere.

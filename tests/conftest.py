@@ -104,11 +104,12 @@ def app_env(tmp_path, redis_server, mailbox, new_database):
 @pytest.fixture
 def make_app(app_env, monkeypatch, redis_server):
     """Create an app from app_env plus overrides, with the schema migrated and Redis empty."""
-    apps = []
+    apps, overridden = [], set()
 
     def factory(**overrides):
-        for name in CONTRACT_ENV:
+        for name in {*CONTRACT_ENV, *overridden}:  # an app made earlier in the test leaves nothing behind
             monkeypatch.delenv(name, raising=False)
+        overridden.update(overrides)
         for name, value in {**app_env, **overrides}.items():
             monkeypatch.setenv(name, value)
         app = create_app()

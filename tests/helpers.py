@@ -66,6 +66,20 @@ def login(client, login="alice", password=PASSWORD, **extra):
     return post_form(client, "/auth/login" + extra.pop("query", ""), login=login, password=password, **extra)
 
 
+def enrol_app(client):
+    """Enrol the authenticator app as a person would: read the key under the QR code, type the app's code.
+
+    Returns (secret, the ten recovery codes shown).
+    """
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "<svg" in page  # the QR code, drawn on the server
+    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+    done = post_form(client, "/account/two-factor", code=pyotp.TOTP(secret).now())
+    assert done.status_code == 200
+    codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", done.get_data(as_text=True))
+    return secret, codes
+
+
 def with_app_codes(user, secret):
     """Turn on `user`'s authenticator app with `secret`, as enrolment would (the caller commits)."""
     user.totp_secret, user.totp_enabled_at = twofactor.seal(secret), utcnow()

@@ -1,7 +1,7 @@
 """The create-admin command and the admins-only accounts page."""
 import pytest
 
-from tests.helpers import PASSWORD, login, register, register_verified, users
+from tests.helpers import PASSWORD, enrol_app, login, register, register_verified, users
 from tests.services import flask_cli
 
 
@@ -17,6 +17,8 @@ def test_create_admin_then_only_admins_see_the_users_page(app, app_env, client, 
     register(client, username="mallory", email="mallory@example.com")
     assert client.get("/admin/users").status_code == 302  # anonymous: to the login page
     assert login(client, "root").status_code == 303
+    assert client.get("/admin/users").headers["Location"] == "/account/two-factor"  # a second factor first
+    enrol_app(client)
     page = client.get("/admin/users")
     assert page.status_code == 200
     assert "mallory@example.com" in page.get_data(as_text=True)

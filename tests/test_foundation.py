@@ -38,6 +38,7 @@ def test_production_refuses_a_guessable_healthz_token(monkeypatch):
                                         ("MAIL_RETRY_INTERVALS", "10,soon"), ("APP_ENV", "staging"),
                                         ("TIMEZONE", "Mars/Olympus_Mons"), ("REAUTH_MINUTES", "ten"),
                                         ("GEOIP_DATABASE", "/no/such/GeoLite2-City.mmdb"),
+                                        ("OIDC_PROVIDERS", "corp"), ("OIDC_PROVIDERS", "my-corp"),
                                         ("DATABASE_POOL_SIZE", "0")])
 def test_junk_settings_are_refused_not_guessed(monkeypatch, name, value):
     monkeypatch.setenv(name, value)

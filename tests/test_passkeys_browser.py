@@ -40,10 +40,12 @@ def page(browser):
     context.close()
 
 
-def log_in_with_password(page, base):
+def log_in_with_password(page, base, remember=False):
     page.goto(base + "/auth/login")
     page.fill("input[name=login]", "alice")
     page.fill("input[name=password]", PASSWORD)
+    if remember:
+        page.check("input[name=remember]")
     page.press("input[name=password]", "Enter")
 
 
@@ -71,10 +73,17 @@ def test_add_a_passkey_then_sign_in_with_it_and_no_password_then_remove_it(site,
 
     # With a passkey, the password alone no longer signs in: the passkey is the second step.
     log_out(page, base)
-    log_in_with_password(page, base)
+    log_in_with_password(page, base, remember=True)
     expect(page).to_have_url(base + "/auth/login/code")
     page.click("text=Use a passkey")
     expect(page).to_have_url(base + "/account")
+
+    # The browser restarts: "keep me logged in" restores the login, not its freshness; the passkey gives it back.
+    page.context.clear_cookies(name="session")
+    page.goto(base + "/account/passkeys")
+    expect(page).to_have_url(base + "/auth/reauthenticate?next=/account/passkeys")
+    page.click("text=Use a passkey")
+    expect(page).to_have_url(base + "/account/passkeys")
 
     page.goto(base + "/account/passkeys")
     expect(page.locator("ul.cards")).to_contain_text("last used")

@@ -2,7 +2,6 @@
 import re
 import time
 
-import pyotp
 from sqlalchemy import select
 
 from app.accounts import twofactor
@@ -11,6 +10,7 @@ from app.models import OutboxMail, RecoveryCode, User
 from tests.helpers import (
     PASSWORD,
     app_code,
+    enrol_app,
     form_page,
     logged_in,
     login,
@@ -26,17 +26,6 @@ def page_of(response):
     return response.get_data(as_text=True)
 
 
-def enrol(app, client):
-    """Enrol the app as a person would: read the key under the QR code, type the app's code."""
-    page = page_of(client.get("/account/two-factor"))
-    assert "<svg" in page  # the QR code, drawn on the server
-    secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
-    done = post_form(client, "/account/two-factor", code=pyotp.TOTP(secret).now())
-    assert done.status_code == 200
-    codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", page_of(done))
-    return secret, codes
-
-
 def press(client, page, action, **data):
     """Send a form of `page` to `action` (a POST-only URL), with that page's CSRF token."""
     return client.post(action, data={**form_page(client, page), **data})
@@ -50,7 +39,7 @@ def test_enrol_then_sign_in_with_password_and_code_and_never_with_the_password_a
                                                                                       run_jobs):
     register_verified(client, run_jobs, mailbox)
     me = logged_in(app)
-    secret, codes = enrol(app, me)
+    secret, codes = enrol_app(me)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert [row.status for row in notices(app, "totp_enabled")] == [OutboxMail.PENDING]
 
@@ -66,7 +55,7 @@ def test_enrol_then_sign_in_with_password_and_code_and_never_with_the_password_a
 
 def test_a_code_is_used_once_and_a_wrong_one_is_refused(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    secret, _ = enrol(app, logged_in(app))
+    secret, _ = enrol_app(logged_in(app))
     first = app.test_client()
     login(first)
     code = app_code(app, secret)
@@ -81,7 +70,7 @@ def test_a_code_is_used_once_and_a_wrong_one_is_refused(app, client, mailbox, ru
 
 def test_a_recovery_code_signs_in_once_and_tells_the_owner(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    _, codes = enrol(app, logged_in(app))
+    _, codes = enrol_app(logged_in(app))
     visitor = app.test_client()
     login(visitor)
     assert post_form(visitor, "/auth/login/code", code=codes[3].upper()).status_code == 303  # typed in capitals
@@ -95,7 +84,7 @@ def test_a_recovery_code_signs_in_once_and_tells_the_owner(app, client, mailbox,
 
 def test_ten_wrong_codes_get_429_but_the_owner_elsewhere_still_signs_in(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    secret, _ = enrol(app, logged_in(app))
+    secret, _ = enrol_app(logged_in(app))
     thief = app.test_client()
     thief.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     login(thief)
@@ -108,10 +97,11 @@ def test_ten_wrong_codes_get_429_but_the_owner_elsewhere_still_signs_in(app, cli
     assert opens_account(owner)
 
 
-def test_the_second_step_ends_with_a_password_reset_and_after_five_minutes(app, client, mailbox, run_jobs):
+def test_the_second_step_ends_with_a_password_change_and_after_five_minutes(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
-    secret, _ = enrol(app, logged_in(app))
-    late = app.test_client()
+    me = logged_in(app)
+    secret, _ = enrol_app(me)
+    late, thief = app.test_client(), app.test_client()
     login(late)
     with late.session_transaction() as session:
         session["second_step"] = {**session["second_step"], "until": int(time.time()) - 1}
@@ -119,10 +109,19 @@ def test_the_second_step_ends_with_a_password_reset_and_after_five_minutes(app, 
     assert refused.status_code == 303
     assert refused.headers["Location"] == "/auth/login"
 
+    login(thief)  # a stolen password, the code step open; the owner changes the password meanwhile
+    fields = form_page(thief, "/auth/login/code")
+    changed = post_form(me, "/account/password", current_password=PASSWORD, password="a brand new passphrase",
+                        confirm="a brand new passphrase")
+    assert changed.status_code == 303
+    late_code = thief.post("/auth/login/code", data={**fields, "code": app_code(app, secret)})
+    assert late_code.headers["Location"] == "/auth/login"
+    assert not opens_account(thief)
+
 
 def test_the_secret_is_stored_encrypted_under_secret_key(app, client, mailbox, run_jobs, make_app):
     register_verified(client, run_jobs, mailbox)
-    secret, _ = enrol(app, logged_in(app))
+    secret, _ = enrol_app(logged_in(app))
     with app.app_context():
         stored = db.session.scalar(select(User.totp_secret))
         hashes = db.session.scalars(select(RecoveryCode.code_hash)).all()
@@ -137,7 +136,7 @@ def test_the_secret_is_stored_encrypted_under_secret_key(app, client, mailbox, r
 def test_turning_the_app_off_needs_a_code_and_tells_the_owner(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     me = logged_in(app)
-    secret, _ = enrol(app, me)
+    secret, _ = enrol_app(me)
     refused = press(me, "/account/two-factor", "/account/two-factor/disable", **{"disable-code": "123456"})
     assert refused.status_code == 400
     assert "Turn off" in page_of(refused)
@@ -152,7 +151,7 @@ def test_turning_the_app_off_needs_a_code_and_tells_the_owner(app, client, mailb
 def test_new_recovery_codes_void_the_old_ones(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     me = logged_in(app)
-    _, old = enrol(app, me)
+    _, old = enrol_app(me)
     new = re.findall(r"<li><code>([a-z2-9-]{11})</code></li>",
                      page_of(press(me, "/account/two-factor", "/account/two-factor/recovery-codes")))
     assert len(new) == 10 and not set(new) & set(old)
@@ -206,7 +205,7 @@ def test_an_administrator_without_a_second_factor_is_sent_to_enrol_first(app, cl
     assert sent.status_code == 303
     assert sent.headers["Location"] == "/account/two-factor"
     assert "Administrators need a second factor" in page_of(me.get("/account/two-factor"))
-    enrol(app, me)
+    enrol_app(me)
     assert me.get("/admin/").status_code == 200
 
 
@@ -221,7 +220,7 @@ def test_a_notice_is_never_held_back_by_the_mailbox_cap(make_app, mailbox, run_j
     app = make_app(RATELIMIT_NOTICE_MAIL_PER_RECIPIENT="1 per hour")
     register_verified(app.test_client(), run_jobs, mailbox)
     me = logged_in(app)
-    secret, _ = enrol(app, me)
+    secret, _ = enrol_app(me)
     press(me, "/account/two-factor", "/account/two-factor/disable", **{"disable-code": app_code(app, secret)})
-    enrol(app, me)
+    enrol_app(me)
     assert [row.status for row in outbox(app) if row.kind == "security_notice"] == [OutboxMail.PENDING] * 3

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.accounts import passwords

@@ -11,7 +11,7 @@ from app import providers
 from app.accounts import identities, reauth, registration, sessions, twofactor
 from app.auth import bp, delivery
 from app.auth.forms import ProviderAddressForm
-from app.captcha import store
+from app.auth.views import CAPTCHA_DOWN, discard_quietly, new_challenge
 from app.emails import absolute_url
 from app.extensions import db
 from app.forms import ConfirmForm
@@ -79,18 +79,23 @@ def provider_callback(name):
 
 def sign_in(user, name, next_path, outcome):
     """The provider proved the identity; a second factor still applies when the account has one."""
-    if outcome == "created":
-        flash(_("Welcome! Your account is made with %(provider)s.", provider=providers.configured()[name]), "success")
-    elif outcome == "linked_now":
-        flash(_("%(provider)s is now linked to your account (it confirmed your address).",
-                provider=providers.configured()[name]), "info")
     if twofactor.has_second_factor(user):
         sessions.begin_second_step(user, False, next_path)
+        welcome(name, outcome)  # after the session is cleared for the step, so that the message survives
         return see_other("auth.login_code")
     registration.signed_in(user, f"provider:{name}")
     db.session.commit()
     sessions.start(user, remember=False)
+    welcome(name, outcome)
     return redirect(local_path(next_path) or url_for("account.index"), code=303)
+
+
+def welcome(name, outcome):
+    label = providers.configured()[name]
+    if outcome == "created":
+        flash(_("Welcome! Your account is made with %(provider)s.", provider=label), "success")
+    elif outcome == "linked_now":
+        flash(_("%(provider)s is now linked to your account (it confirmed your address).", provider=label), "info")
 
 
 def linked_or_reauthenticated(name, flow, person):
@@ -137,25 +142,26 @@ def provider_address(name):
                               email_verified=False, name=pending["name"])
     form = ProviderAddressForm(data=None if request.method == "POST" else {
         "email": person.email or "", "username": identities.free_username(person)})
+    if "new_captcha" in request.form:  # the "new picture" button: keep what was typed, check nothing
+        if form.captcha_id.data:
+            discard_quietly(form.captcha_id.data)
+        return render_address(form, name, 200)
     try:
         if form.validate_on_submit():
             delivery.track(identities.sign_up_unverified(person, form.username.data, form.email.data))
             session.pop(PENDING_KEY, None)
             session["pending_email"] = form.email.data
             return see_other("auth.check_email")
-    except RedisError:
-        return render_address(form, name, 503)
+    except RedisError:  # the captcha cannot be checked: fail closed, politely
+        return render_address(form, name, 503, CAPTCHA_DOWN)
     except IntegrityError:  # the name or address was taken at the same moment
         db.session.rollback()
         form.username.errors.append(_("Someone registered at the same moment; please send the form again."))
     return render_address(form, name, status_for(form))
 
 
-def render_address(form, name, status):
-    """A fresh captcha challenge on every rendering, as on the register form."""
-    form.captcha.data = ""
-    try:
-        form.captcha_id.data = store.new_challenge()
-    except RedisError:
-        form.captcha_id.data, status = "", 503
-    return render_template("auth/provider_address.html", form=form, provider=providers.configured()[name]), status
+def render_address(form, name, status, problem=None):
+    if not new_challenge(form):
+        status, problem = 503, CAPTCHA_DOWN
+    return render_template("auth/provider_address.html", form=form, provider=providers.configured()[name],
+                           problem=problem), status

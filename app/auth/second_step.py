@@ -1,5 +1,5 @@
 """Signing in beyond the password: the second step, passkeys, and re-authentication for what matters."""
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 

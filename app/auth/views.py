@@ -52,16 +52,26 @@ def discard_quietly(challenge_id):
         pass  # it expires on its own
 
 
-def render_register(form, status, problem=None):
-    """Every rendering gets a fresh challenge: an answer, right or wrong, is never accepted twice."""
+def new_challenge(form):
+    """Every rendering gets a fresh challenge: an answer, right or wrong, is never accepted twice.
+
+    False when Redis cannot make one (the page then says so and answers 503).
+    """
     form.captcha.data = ""
+    try:
+        form.captcha_id.data = store.new_challenge()
+        return True
+    except RedisError:
+        form.captcha_id.data = ""
+        return False
+
+
+def render_register(form, status, problem=None):
     other_errors = any(f.errors for f in form if f is not form.captcha)
     if form.is_submitted() and not other_errors:  # only the captcha is left to do: the cursor goes there
         focus(form.captcha, instead_of=form.username)
-    try:
-        form.captcha_id.data = store.new_challenge()
-    except RedisError:
-        form.captcha_id.data, status, problem = "", 503, CAPTCHA_DOWN
+    if not new_challenge(form):
+        status, problem = 503, CAPTCHA_DOWN
     return render_template("auth/register.html", form=form, problem=problem), status
 
 
@@ -190,12 +200,8 @@ def with_captcha(form):
 
 def render_login(form, status, problem=None, unverified=False):
     """A fresh challenge whenever the captcha is asked for, as on the register form."""
-    if isinstance(form, CaptchaLoginForm):
-        form.captcha.data = ""
-        try:
-            form.captcha_id.data = store.new_challenge()
-        except RedisError:
-            form.captcha_id.data, status, problem = "", 503, CAPTCHA_DOWN
+    if isinstance(form, CaptchaLoginForm) and not new_challenge(form):
+        status, problem = 503, CAPTCHA_DOWN
     return render_template("auth/login.html", form=form, problem=problem, unverified=unverified), status
 
 
