@@ -122,6 +122,16 @@ def test_confirming_in_the_same_browser_keeps_it_logged_in(app, client, mailbox,
     assert "new@example.com" in page_of(me.get("/account"))
 
 
+def test_logging_out_the_other_sessions_retires_an_address_change_under_way(app, client, mailbox, run_jobs):
+    register_verified(client, run_jobs, mailbox)
+    borrowed, owner = logged_in(app), logged_in(app)
+    post_form(borrowed, "/account/email", email="thief@example.com")  # asked from a session the owner did not mean
+    path = link_in(deliver(run_jobs, mailbox, count=2)[1])
+    assert post_form(owner, "/account/sessions").status_code == 303  # "log out all other sessions"
+    assert app.test_client().get(path).status_code == 400  # the link opens nothing now
+    assert users(app)[0].email == "alice@example.com"
+
+
 def test_change_email_to_a_taken_address_looks_the_same_and_tells_its_owner(app, client, mailbox, run_jobs):
     register_verified(client, run_jobs, mailbox)
     register_verified(app.test_client(), run_jobs, mailbox, username="bob", email="bob@example.com")

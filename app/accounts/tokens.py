@@ -26,12 +26,13 @@ def _state(user, purpose):
     """What the action changes: verifying sets verified_at, a reset replaces the password hash.
 
     Hashed, so the token (base64, readable by anyone) carries neither the address nor the hash itself.
-    Verify also binds the address and password hash. A change of address binds the current address and
-    password: using one link retires the others. A reset binds the address and the session token too, so
-    a link mailed before the address moved, or before "log out other sessions", opens nothing.
+    Verify also binds the address and password hash. A change of address binds the current address,
+    password and session token: using one link retires the others, and "log out other sessions" retires a
+    change someone else asked for from a borrowed session. A reset binds the same three, so a link mailed
+    before the address moved, or before "log out other sessions", opens nothing.
     """
     if purpose == EMAIL:
-        material = f"{user.email.lower()}|{user.password_hash}"
+        material = f"{user.email.lower()}|{user.password_hash}|{user.session_token}"
     elif purpose == VERIFY:
         material = f"{user.email.lower()}|{user.verified_at}|{user.password_hash}"
     else:
