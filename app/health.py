@@ -67,14 +67,19 @@ def check_jobs():
     redis = get_redis()
     try:
         queues = {name: get_queue(name).count for name in QUEUES}
-        workers = len(Worker.all(connection=redis))  # skips registrations whose worker key expired
+        alive = Worker.all(connection=redis)  # skips registrations whose worker key expired
+        listened = {name for worker in alive for name in worker.queue_names()}
         beat = redis.get(SCHEDULER_HEARTBEAT_KEY)
     except RedisError as exc:
         return {"jobs": f"error: {type(exc).__name__}"}
+    # With workers running, a queue no one listens on (the Procfile's worker-bulk down, say) still waits.
+    unserved = [name for name in QUEUES if name not in listened] if alive else []
     return {
-        "workers": workers,
+        "workers": len(alive),
         "queues": queues,
-        "jobs_waiting_without_worker": workers == 0 and sum(queues.values()) > 0,
+        "jobs_waiting_without_worker": not alive and sum(queues.values()) > 0,
+        "queues_without_worker": unserved,
+        "jobs_waiting_in_queues_without_worker": sum(queues[name] for name in unserved),
         "scheduler_heartbeat_age_seconds": heartbeat_age(beat),
     }
 
@@ -93,6 +98,9 @@ def warnings(report):
         found.append("no worker is running: mail is not being sent")
     if report["redis"] == "ok" and report.get("scheduler_heartbeat_age_seconds") is None:
         found.append("no scheduler heartbeat: recurring jobs and the outbox redrive are not running")
+    if report.get("queues_without_worker"):
+        found.append(f"no worker listens on {', '.join(report['queues_without_worker'])}: jobs there wait "
+                     "(the Procfile's worker serves mail and default, worker-bulk avatars and maintenance)")
     if report.get("mail_overdue"):
         found.append(f"{report['mail_overdue']} mail(s) overdue")
     if report.get("notices_held"):

@@ -16,6 +16,7 @@ from app.accounts import passwords
 from app.extensions import db
 from app.models import DailyStats, Event, OutboxMail, Passkey, User, utcnow
 from app.queues import get_queue
+from jobs.worker import AppSimpleWorker
 from tests.helpers import (
     PASSWORD,
     deliver,
@@ -352,3 +353,17 @@ def test_the_users_page_and_the_dashboard_show_second_factors(app, admin):
     figures = admin.get("/admin/").get_data(as_text=True)
     assert re.search(r"Accounts with a second factor</dt><dd>2<", figures)  # root's app, frank's passkeys
     assert re.search(r"Second factors set up</dt><dd>2<", figures)  # the two passkeys added (root's app was seeded)
+
+
+def test_a_queue_no_worker_listens_on_is_named_when_jobs_wait_there(app, admin, redis_server):
+    connection = Redis.from_url(redis_server.url)
+    worker = AppSimpleWorker(["mail", "default"], connection=connection, app=app)  # worker-bulk is down
+    worker.register_birth()
+    try:
+        assert "No worker listens on" not in admin.get("/admin/").get_data(as_text=True)  # nothing waits yet
+        get_queue("maintenance", connection=connection).enqueue("jobs.cleanup.run")
+        page = admin.get("/admin/").get_data(as_text=True)
+        assert "No worker listens on avatars, maintenance." in page
+        assert "No worker is running." not in page
+    finally:
+        worker.register_death()

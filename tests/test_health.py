@@ -54,6 +54,9 @@ def test_healthz_counts_the_procfile_worker_and_queued_jobs(app_env, app, client
         body = wait_until(lambda: (b := client.get("/healthz", headers=HEALTHZ).get_json())["workers"] >= 1 and b, timeout=30,
                           message="worker registered")
         assert body["queues"] == {"mail": 0, "default": 0, "avatars": 0, "maintenance": 0}
-        assert not any("no worker" in w for w in body["warnings"])
+        assert not any("no worker is running" in w for w in body["warnings"])
+        assert body["queues_without_worker"] == ["avatars", "maintenance"]  # worker-bulk is not started here
+        assert body["jobs_waiting_in_queues_without_worker"] == 0
+        assert any("no worker listens on avatars, maintenance" in w for w in body["warnings"])
     finally:
         worker.stop()
