@@ -165,13 +165,16 @@ def env_providers():
                 "EMAILS_URL", "SCOPE")
         settings = {key: env_str(prefix + key) for key in keys}
         if name == "github" and not settings["ISSUER"]:
-            settings = {**GITHUB_ENDPOINTS, **{k: v for k, v in settings.items() if v}}
+            settings = {**settings, **GITHUB_ENDPOINTS, **{k: v for k, v in settings.items() if v}}
         missing = [prefix + key for key in ("CLIENT_ID", "CLIENT_SECRET") if not settings[key]]
         if not settings["ISSUER"]:
             missing += [prefix + key for key in ("AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL") if not settings[key]]
         if missing:
             raise ConfigError(f"OIDC_PROVIDERS lists {name!r} but {', '.join(missing)} is not set "
                               f"(or set {prefix}ISSUER for OpenID Connect discovery)")
+        if not settings["ISSUER"] and "openid" in (settings["SCOPE"] or "").split():
+            raise ConfigError(f"{prefix}SCOPE asks for openid: an OpenID Connect provider is set by {prefix}ISSUER "
+                              "(its ID tokens are then verified)")
         settings["LABEL"] = settings["LABEL"] or ("GitHub" if name == "github" else name.capitalize())
         providers[name] = settings
     return providers

@@ -43,7 +43,7 @@ def init_app(app):
         else:
             oauth.register(name, **common, authorize_url=settings["AUTHORIZE_URL"],
                            access_token_url=settings["TOKEN_URL"], client_kwargs={
-                               "scope": settings["SCOPE"] or "openid email profile", "code_challenge_method": "S256",
+                               "scope": settings["SCOPE"] or "email profile", "code_challenge_method": "S256",
                                "default_timeout": HTTP_TIMEOUT})
     app.extensions["providers"] = oauth
     app.jinja_env.globals["providers_configured"] = configured

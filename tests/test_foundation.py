@@ -153,3 +153,14 @@ def test_a_test_that_starts_a_process_without_the_mark_is_stopped():
     """`make check` trusts @pytest.mark.processes: an unmarked test that spawns must fail, not slow it down."""
     with pytest.raises(RuntimeError, match="mark it @pytest.mark.processes"):
         services.may_spawn("a redis-server")
+
+
+def test_a_plain_oauth2_provider_may_not_ask_for_openid(monkeypatch):
+    """Without an issuer there are no keys to verify an ID token with: asking for one is a configuration error."""
+    for name, value in {"OIDC_PROVIDERS": "github", "OIDC_GITHUB_CLIENT_ID": "id", "OIDC_GITHUB_CLIENT_SECRET": "s",
+                        "OIDC_GITHUB_SCOPE": "openid user:email"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match="OIDC_GITHUB_SCOPE asks for openid"):
+        create_app()
+    monkeypatch.setenv("OIDC_GITHUB_SCOPE", "read:user user:email")
+    assert create_app().config["OIDC_PROVIDERS"]["github"]["TOKEN_URL"] == "https://github.com/login/oauth/access_token"

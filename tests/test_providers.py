@@ -246,3 +246,4 @@ def test_an_account_without_a_password_re_authenticates_through_its_provider(app
     other = provider_login(http.cookiejar.CookieJar(), client.post("/auth/oidc/test/login?next=/account/delete",
                                                                    data=fields).headers["Location"], "dave")
     assert back_from(client, other).status_code == 403  # another person at the provider proves nothing here
+
