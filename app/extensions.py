@@ -7,6 +7,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import ConnectionPool, Redis
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 from sqlalchemy import MetaData
@@ -36,6 +37,18 @@ class SentinelConnection(SentinelManagedConnection):
 
     def read_response(self, disable_decoding=False, *, disconnect_on_error=True, **kwargs):
         return super().read_response(disable_decoding, disconnect_on_error=disconnect_on_error, **kwargs)
+
+    def on_connect_check_health(self, check_health=True):
+        """Refuse a server that is not the primary (yet): during a failover the Sentinels may still name the old
+        one, now a replica, where a worker's blocking dequeue would wait for writes that never come. The
+        error makes the client's retry ask the Sentinels again."""
+        super().on_connect_check_health(check_health=check_health)
+        if self.connection_pool.is_master:
+            self.send_command("ROLE")
+            role = self.read_response()
+            if role[0] not in (b"master", "master"):
+                self.disconnect()
+                raise ConnectionError(f"{self.host}:{self.port} is not the primary yet (failover in progress)")
 
 
 def redis_client(url, patient=False, redis_class=Redis):

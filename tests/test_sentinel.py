@@ -8,13 +8,14 @@ import time
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError
 from rq import Worker
 from rq_scheduler import Scheduler
 from sqlalchemy import select
 
 import config
 from app import create_app
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.models import OutboxMail
 from app.queues import SCHEDULER_HEARTBEAT_KEY
 from devtools.waitfor import addresses
@@ -77,6 +78,19 @@ def sentinels():
 
 def primary(sentinels):
     return Redis(port=sentinels.master_port())
+
+
+@pytest.mark.processes
+def test_a_replica_the_sentinels_still_name_mid_failover_is_refused_not_used(sentinels, monkeypatch):
+    """A blocking dequeue on the old primary, a replica by then, would wait for writes that never come."""
+    client = redis_client(sentinels.url)
+    replica = sentinels.replica if sentinels.master_port() != sentinels.replica.port else sentinels.primary
+    # what a connection asks its pool (redis-py keeps the answer in a proxy): the replica, as mid-failover
+    monkeypatch.setattr(client.connection_pool.proxy, "get_master_address", lambda: ("127.0.0.1", replica.port))
+    with pytest.raises(ConnectionError, match="not the primary"):
+        client.ping()
+    monkeypatch.undo()
+    assert client.ping()  # the Sentinel's answer again: the real primary
 
 
 @pytest.mark.processes
