@@ -67,18 +67,21 @@ def passkey_login():
     try:
         passkey = passkeys.authenticate(request.get_json(silent=True) or {}, user=pending)
     except passkeys.Refused:
-        return jsonify({"error": _("This passkey was not accepted. Try again, or use your password.")}), 400
+        return passkey_refused()
     user = passkey.user if pending is None else pending
     if user.disabled_at is not None or not user.is_verified:
-        return jsonify({"error": _("This passkey was not accepted. Try again, or use your password.")}), 400
-    if pending is not None:
-        registration.signed_in(user, "passkey")
-        db.session.commit()
-        return jsonify({"redirect": after_sign_in(sessions.finish_second_step(user))})
+        return passkey_refused()
     registration.signed_in(user, "passkey")
     db.session.commit()
-    sessions.start(user, remember=False)
+    if pending is not None:  # the passkey as the second step after a password
+        return jsonify({"redirect": after_sign_in(sessions.finish_second_step(user))})
+    sessions.start(user, remember=False)  # the passkey alone: it is two factors in one
     return jsonify({"redirect": after_sign_in(request.args.get("next"))})
+
+
+def passkey_refused():
+    """One answer for every refusal: which check failed (no such key, another account's, disabled) is not said."""
+    return jsonify({"error": _("This passkey was not accepted. Try again, or use your password.")}), 400
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
@@ -108,7 +111,7 @@ def reauthenticate_passkey():
     try:
         passkeys.authenticate(request.get_json(silent=True) or {}, user=current_user._get_current_object())
     except passkeys.Refused:
-        return jsonify({"error": _("This passkey was not accepted. Try again, or use your password.")}), 400
+        return passkey_refused()
     reauth.mark_fresh()
     return jsonify({"redirect": after_sign_in(request.args.get("next"))})
 
