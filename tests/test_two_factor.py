@@ -39,7 +39,11 @@ def test_enrol_then_sign_in_with_password_and_code_and_never_with_the_password_a
                                                                                       run_jobs):
     register_verified(client, run_jobs, mailbox)
     me = logged_in(app)
+    page = me.get("/account/two-factor").get_data(as_text=True)
+    uri = re.search(r"<code>(otpauth://totp/[^<]+)</code>", page).group(1)  # the URI as text beside the QR code
+    assert "secret=" in uri and "issuer=localhost" in uri
     secret, codes = enrol_app(me)
+    assert f"secret={secret}" in uri  # the same key the page showed, kept while the page is reloaded
     assert len(codes) == 10 and len(set(codes)) == 10
     assert [row.status for row in notices(app, "totp_enabled")] == [OutboxMail.PENDING]
 
