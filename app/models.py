@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import and_, func, or_
 
 from app.extensions import db, login_manager
+from app.security import derived_key
 
 
 def utcnow():
@@ -27,8 +28,7 @@ def session_hash(value):
     keeps the token and `session_hash(secret)`: a stolen database or backup logs no one in, even with
     the cookie format known, without SECRET_KEY.
     """
-    key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"session cookies", hashlib.sha256).digest()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(derived_key("session cookies"), value.encode(), hashlib.sha256).hexdigest()
 
 
 class User(UserMixin, db.Model):

@@ -1,4 +1,6 @@
 """Security headers on every response, the client's address behind TRUSTED_PROXIES proxies, body limits."""
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 import flask
@@ -22,6 +24,14 @@ def content_security_policy(providers):
 def origin(url):
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def derived_key(purpose):
+    """A key for one purpose (cookies, TOTP secrets, recovery codes, passkey handles), derived from SECRET_KEY.
+
+    One purpose's key tells nothing of another's, and none is ever stored.
+    """
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def body_limit(config_key):

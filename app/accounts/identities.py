@@ -98,6 +98,7 @@ def sign_up_unverified(person, username, email):
     owner = registration.find_by_email(email)
     if owner is not None:
         return registration.register(username, email, secrets.token_urlsafe(24))
+    passwords.burn_time(None)  # register() hashes once on every path: the answer's time must not tell which
     user = new_account(person, verified=False, username=username, email=email)
     row = registration.verification_mail(user)
     db.session.commit()

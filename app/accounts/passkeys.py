@@ -20,6 +20,7 @@ from app import outbox
 from app.accounts import twofactor
 from app.extensions import db
 from app.models import Event, Passkey, utcnow
+from app.security import derived_key
 
 CHALLENGE_KEY = "passkey_challenge"
 MAX_PASSKEYS = 20  # per account: a list anyone can read at a glance
@@ -36,7 +37,7 @@ def relying_party():
 
 def user_handle(user):
     """The opaque id the authenticator stores for the account: derived, so that no column is needed."""
-    return twofactor.derived_key(f"passkey user {user.id}")[:16]
+    return derived_key(f"passkey user {user.id}")[:16]
 
 
 def registration_options(user):

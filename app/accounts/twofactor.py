@@ -22,13 +22,10 @@ from sqlalchemy import delete, func, select
 from app import outbox
 from app.extensions import db
 from app.models import Event, Passkey, RecoveryCode, User, utcnow
+from app.security import derived_key
 
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read from paper and typed again
-
-
-def derived_key(purpose):
-    return hmac.new(current_app.config["SECRET_KEY"].encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def _fernet():
