@@ -17,6 +17,7 @@ from app.extensions import db, get_redis
 from app.models import OutboxMail, utcnow
 from app.outbox import claimable
 from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
+from jobs.sendrate import paused_for
 
 
 def health_report():
@@ -70,6 +71,7 @@ def check_jobs():
         alive = Worker.all(connection=redis)  # skips registrations whose worker key expired
         listened = {name for worker in alive for name in worker.queue_names()}
         beat = redis.get(SCHEDULER_HEARTBEAT_KEY)
+        paused = paused_for(redis)
     except RedisError as exc:
         return {"jobs": f"error: {type(exc).__name__}"}
     # With workers running, a queue no one listens on (the Procfile's worker-bulk down, say) still waits.
@@ -81,6 +83,7 @@ def check_jobs():
         "queues_without_worker": unserved,
         "jobs_waiting_in_queues_without_worker": sum(queues[name] for name in unserved),
         "scheduler_heartbeat_age_seconds": heartbeat_age(beat),
+        "mail_paused_seconds": round(paused, 1),
     }
 
 
@@ -101,6 +104,8 @@ def warnings(report):
     if report.get("queues_without_worker"):
         found.append(f"no worker listens on {', '.join(report['queues_without_worker'])}: jobs there wait "
                      "(the Procfile's worker serves mail and default, worker-bulk avatars and maintenance)")
+    if report.get("mail_paused_seconds"):
+        found.append(f"the mail provider asked us to slow down: sending paused for {report['mail_paused_seconds']} s")
     if report.get("mail_overdue"):
         found.append(f"{report['mail_overdue']} mail(s) overdue")
     if report.get("notices_held"):

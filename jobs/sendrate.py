@@ -110,6 +110,12 @@ class Gate:
         self.pause(self.pause_seconds)
 
 
+def paused_for(redis):
+    """Seconds every worker still waits after a provider's "slow down" (0 when none): for /healthz and /metrics."""
+    ends, (seconds, micros) = redis.get(PAUSE), redis.time()
+    return max(0.0, (int(ends) - seconds * 1_000_000 - micros) / 1_000_000) if ends else 0.0
+
+
 def gate():
     """This worker's gate, from MAIL_MAX_PER_SECOND and MAIL_RETRY_INTERVALS; a send is bounded by the job timeout."""
     extensions = current_app.extensions

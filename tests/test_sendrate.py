@@ -1,6 +1,7 @@
 """The mail provider's limits: MAIL_MAX_PER_SECOND shared by every worker, a "slow down" reply pausing the whole
 drain, and MAIL_CONNECTIONS sessions per worker, on the real Redis and SMTP sink (and the Procfile's worker).
 """
+import re
 import smtplib
 import threading
 import time
@@ -147,7 +148,7 @@ def test_which_replies_mean_slow_down(code, text, slow):
 # The drain under the limits, in this process.
 
 def test_a_slow_down_reply_pauses_the_whole_drain_and_retries_that_mail(make_app, mailbox):
-    app = make_app(MAIL_TIMEOUT="1", MAIL_RETRY_INTERVALS="30")
+    app = make_app(MAIL_TIMEOUT="1", MAIL_RETRY_INTERVALS="30", HEALTHZ_TOKEN="look", METRICS_TOKEN="scrape")
     mailbox.defer_next, mailbox.defer_reply = 1, "421 4.7.0 Try again later, closing connection"
     with app.app_context():
         throttled, *others = (new_mail(f"pause{i}@example.com") for i in range(3))
@@ -160,6 +161,12 @@ def test_a_slow_down_reply_pauses_the_whole_drain_and_retries_that_mail(make_app
         assert 25 < delay <= 30
         smtp.close_all()
     assert mailbox.messages == []
+    operator = app.test_client()
+    health = operator.get("/healthz", headers={"Authorization": "Bearer look"}).get_json()  # the operator sees it too
+    assert 25 < health["mail_paused_seconds"] <= 30
+    assert any("asked us to slow down" in warning for warning in health["warnings"])
+    metrics = operator.get("/metrics", headers={"Authorization": "Bearer scrape"}).get_data(as_text=True)
+    assert 25 < float(re.search(r"^signup_mail_paused_seconds (\S+)$", metrics, re.M).group(1)) <= 30
 
 
 def test_mail_connections_sends_over_that_many_kept_sessions(make_app, mailbox):

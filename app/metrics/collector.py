@@ -16,6 +16,7 @@ from app.extensions import db, get_redis
 from app.metrics import jobstats
 from app.models import AvatarUpload, Event, OutboxMail, utcnow
 from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
+from jobs.sendrate import paused_for
 
 
 class StateCollector:
@@ -70,7 +71,10 @@ def redis_families():
     beat = redis.get(SCHEDULER_HEARTBEAT_KEY)
     scheduler = GaugeMetricFamily("signup_scheduler_up", "1 while the scheduler's heartbeat key exists.",
                                   value=1 if beat else 0)
-    families = [queued, failed, workers, scheduler]
+    paused = GaugeMetricFamily("signup_mail_paused_seconds",
+                               "Seconds the mail drain still waits after the provider's last \"slow down\" reply.",
+                               value=paused_for(redis))
+    families = [queued, failed, workers, scheduler, paused]
     if beat:
         families.append(GaugeMetricFamily("signup_scheduler_heartbeat_age_seconds",
                                           "Seconds since the scheduler's last heartbeat.",
