@@ -11,8 +11,9 @@ import warnings
 from datetime import timedelta
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from rq.job import Job
-from sqlalchemy import delete, select
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import delete, select, update
 
 from app.accounts import actions
 from app.extensions import db, get_redis
@@ -127,16 +128,31 @@ def _finish(upload, status, error=None):
 def redrive(older_than_seconds=300):
     """The recurring job: queue again the uploads still waiting whose job Redis no longer has (wiped, lost).
 
-    The job id names the upload, so an upload whose job is queued, running or in the failed registry is
-    left alone: a picture that killed its work horse is not tried forever. Returns how many were queued.
+    The job id names the upload, so an upload whose job is queued or running is left alone. One whose job
+    failed without settling it (its work horse was killed: the kernel's OOM killer, a segfault in a decoder)
+    is marked failed, so its owner reads "we could not process this picture" instead of waiting forever, and
+    a picture that kills work horses is not tried again. Returns how many were queued.
     """
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     waiting = db.session.scalars(select(AvatarUpload.id).where(AvatarUpload.status == AvatarUpload.PENDING,
                                                                AvatarUpload.created_at < cutoff)).all()
     db.session.rollback()
     connection = get_redis()
-    lost = [upload_id for upload_id in waiting if not Job.exists(actions.avatar_job_id(upload_id), connection=connection)]
+    lost, dead = [], []
+    for upload_id in waiting:
+        try:
+            job = Job.fetch(actions.avatar_job_id(upload_id), connection=connection)
+        except NoSuchJobError:
+            lost.append(upload_id)
+        else:
+            if job.get_status(refresh=False) == JobStatus.FAILED:
+                dead.append(upload_id)
     for upload_id in lost:
         actions.queue_avatar(upload_id)
+    if dead:
+        log.warning("avatar: %d upload(s) whose job died unsettled marked failed: %s", len(dead), dead)
+        db.session.execute(update(AvatarUpload).where(AvatarUpload.id.in_(dead),
+                                                      AvatarUpload.status == AvatarUpload.PENDING)
+                           .values(status=AvatarUpload.FAILED, error="failed", data=None, processed_at=utcnow()))
+        db.session.commit()
     return len(lost)
-

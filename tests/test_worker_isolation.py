@@ -4,6 +4,7 @@ import io
 
 import pytest
 from redis import Redis
+from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
 from app.accounts import passwords
@@ -74,3 +75,22 @@ def test_an_upload_whose_job_redis_lost_is_queued_again(app, client):
         assert avatar.redrive(older_than_seconds=0) == 1
         assert [job.args for job in get_queue("avatars").jobs] == [(latest_upload(app).id,)]
         assert avatar.redrive(older_than_seconds=0) == 0  # queued again once, not twice
+
+
+def test_an_upload_whose_work_horse_was_killed_is_marked_failed_not_left_waiting(app, client):
+    with app.app_context():
+        db.session.add(User(username="alice", email="alice@example.com", verified_at=utcnow(),
+                            password_hash=passwords.hash_password(PASSWORD)))
+        db.session.commit()
+    assert login(client).status_code == 303
+    upload(client, pictures.png(), "me.png")
+    with app.app_context():
+        queue = get_queue("avatars")
+        job = queue.jobs[0]
+        queue.remove(job)  # what rq does when the kernel kills the work horse: the job fails, the upload is untouched
+        job.set_status(JobStatus.FAILED)
+        FailedJobRegistry(queue=queue).add(job, exc_string="Work-horse terminated unexpectedly; waitpid returned 9")
+        assert avatar.redrive(older_than_seconds=0) == 0  # not queued again
+        assert (latest_upload(app).status, latest_upload(app).error) == (AvatarUpload.FAILED, "failed")
+    page = client.get("/account").get_data(as_text=True)
+    assert "We could not process this picture. Try another one." in page
