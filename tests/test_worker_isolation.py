@@ -61,13 +61,17 @@ def test_a_picture_over_the_memory_bound_fails_alone_and_mail_keeps_going(app, c
             process.stop(timeout=5)
 
 
-def test_an_upload_whose_job_redis_lost_is_queued_again(app, client):
+def uploaded_as_alice(app, client):
     with app.app_context():
         db.session.add(User(username="alice", email="alice@example.com", verified_at=utcnow(),
                             password_hash=passwords.hash_password(PASSWORD)))
         db.session.commit()
     assert login(client).status_code == 303
     upload(client, pictures.png(), "me.png")
+
+
+def test_an_upload_whose_job_redis_lost_is_queued_again(app, client):
+    uploaded_as_alice(app, client)
     with app.app_context():
         assert avatar.redrive(older_than_seconds=0) == 0  # its job is queued: left alone
         get_queue("avatars").connection.flushdb()  # Redis lost it
@@ -78,12 +82,7 @@ def test_an_upload_whose_job_redis_lost_is_queued_again(app, client):
 
 
 def test_an_upload_whose_work_horse_was_killed_is_marked_failed_not_left_waiting(app, client):
-    with app.app_context():
-        db.session.add(User(username="alice", email="alice@example.com", verified_at=utcnow(),
-                            password_hash=passwords.hash_password(PASSWORD)))
-        db.session.commit()
-    assert login(client).status_code == 303
-    upload(client, pictures.png(), "me.png")
+    uploaded_as_alice(app, client)
     with app.app_context():
         queue = get_queue("avatars")
         job = queue.jobs[0]
