@@ -206,7 +206,8 @@ LIMIT_DEFAULTS = {
     "RATELIMIT_AVATAR_PER_USER": "10 per hour",  # picture uploads (and removals) of one account
     # Wrong second-factor codes after a right password: per account and client network a 429 (so the owner,
     # elsewhere, still gets in), and per account a daily ceiling on app codes, past which only a recovery
-    # code or a passkey opens it (both unguessable).
+    # code or a passkey opens it (both unguessable), or an app code in a browser that passed a second step
+    # for the account before (app/accounts/sessions.py known_device).
     "RATELIMIT_TWO_FACTOR_PER_CLIENT": "10 per hour",
     "RATELIMIT_TWO_FACTOR_PER_ACCOUNT": "50 per day",
 }

@@ -222,9 +222,9 @@ def app_codes_left(user):
     return _spend("RATELIMIT_TWO_FACTOR_PER_ACCOUNT", f"user:{user.id}", test_only=True)
 
 
-def second_step_failed(user, client_key, app_code):
+def second_step_failed(user, client_key, counts_toward_ceiling):
     _spend("RATELIMIT_TWO_FACTOR_PER_CLIENT", client_key)
-    if app_code:
+    if counts_toward_ceiling:
         _spend("RATELIMIT_TWO_FACTOR_PER_ACCOUNT", f"user:{user.id}")
 
 

@@ -1,6 +1,9 @@
 """Two-factor sign-in with an authenticator app, recovery codes, re-authentication, and administrators' duty."""
 import re
 import time
+from datetime import datetime, timedelta, timezone
+
+from freezegun import freeze_time
 
 from sqlalchemy import select
 
@@ -228,3 +231,36 @@ def test_a_notice_is_never_held_back_by_the_mailbox_cap(make_app, mailbox, run_j
     press(me, "/account/two-factor", "/account/two-factor/disable", **{"disable-code": app_code(app, secret)})
     enrol_app(me)
     assert [row.status for row in outbox(app) if row.kind == "security_notice"] == [OutboxMail.PENDING] * 3
+
+
+def test_past_the_daily_ceiling_a_stranger_gets_no_app_code_in_but_the_owners_browser_does(make_app, mailbox,
+                                                                                            run_jobs):
+    app = make_app(RATELIMIT_TWO_FACTOR_PER_ACCOUNT="3 per day")
+    register_verified(app.test_client(), run_jobs, mailbox)
+    secret, codes = enrol_app(logged_in(app))
+    owner = app.test_client()
+    login(owner)
+    assert second_step(owner, app, secret).status_code == 303  # from now on this browser is known to the account
+    for network in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):  # the password holder, from a botnet
+        thief = app.test_client()
+        thief.environ_base["REMOTE_ADDR"] = network
+        login(thief)
+        assert post_form(thief, "/auth/login/code", code="000000").status_code == 400
+
+    with freeze_time(datetime.now(timezone.utc), tick=True) as clock:
+        clock.tick(60)  # a step whose code the account has not used yet
+        stranger = app.test_client()  # a browser that never finished a second step: a right code is not tried
+        login(stranger)
+        refused = post_form(stranger, "/auth/login/code", code=app_code(app, secret))
+        assert refused.status_code == 400
+        assert "Use a recovery code or a passkey" in page_of(refused)
+        assert not opens_account(stranger)
+        assert post_form(stranger, "/auth/login/code", code=codes[0]).status_code == 303  # a recovery code opens
+
+        restarted = app.test_client()  # the owner's browser, restarted: its session is gone, the known cookie stays
+        restarted.set_cookie("known_device", owner.get_cookie("known_device").value)
+        assert not opens_account(restarted)
+        clock.tick(60)
+        login(restarted)
+        assert second_step(restarted, app, secret).status_code == 303
+        assert opens_account(restarted)

@@ -6,18 +6,24 @@ nothing afterwards while other devices stay logged in. "Log out other sessions",
 address and a password reset replace the token (as Flask-Security's fs_uniquifier) and delete every
 login row; deleting the account deletes its rows with it (ON DELETE CASCADE).
 """
+import hashlib
+import hmac
 import time
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, select
 
 from app.accounts import devices, reauth
 from app.extensions import db
 from app.models import LoginSession, User, new_session_token, session_hash
+from app.security import derived_key
 
 SECOND_STEP_KEY = "second_step"
 SECOND_STEP_SECONDS = 300  # the password was right this long ago at most when the code is typed
+KNOWN_DEVICE_COOKIE = "known_device"
+KNOWN_DEVICE_DAYS = 365
+KNOWN_DEVICE_ACCOUNTS = 5  # the accounts one browser is remembered for (a shared computer)
 
 
 def start(user, remember):
@@ -104,3 +110,31 @@ def log_out(user):
                        .execution_options(synchronize_session=False))
     db.session.commit()
     logout_user()
+
+
+# A browser that finished a second step for an account before is known to it: the daily ceiling on an
+# account's app codes (app/ratelimit.py), which whoever holds the password could otherwise use up, does
+# not apply there. The cookie holds an HMAC of the account and its session token, so a new password (or
+# "log out other sessions") forgets every browser, and it opens nothing by itself: password and code are
+# still asked, and the per-network limit still counts.
+
+def _device_tag(user):
+    message = f"{user.id}:{user.session_token}".encode()
+    return hmac.new(derived_key("known-device"), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _known_tags():
+    return [tag for tag in request.cookies.get(KNOWN_DEVICE_COOKIE, "").split(".") if tag]
+
+
+def known_device(user):
+    return any(hmac.compare_digest(tag, _device_tag(user)) for tag in _known_tags())
+
+
+def remember_device(response, user):
+    """Mark this browser known to the account (after a second step), keeping the others it is known to."""
+    tag = _device_tag(user)
+    tags = [tag, *(known for known in _known_tags() if known != tag)][:KNOWN_DEVICE_ACCOUNTS]
+    response.set_cookie(KNOWN_DEVICE_COOKIE, ".".join(tags), max_age=KNOWN_DEVICE_DAYS * 86400, httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+    return response

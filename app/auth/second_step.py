@@ -30,13 +30,14 @@ def login_code():
         client_key = ratelimit.second_step_budget(user)  # 429 after too many wrong codes from this network
         code = form.code.data.strip()
         app_code = "".join(code.split()).isdigit()
-        if app_code and not ratelimit.app_codes_left(user):
+        ceiling = app_code and not sessions.known_device(user)  # the owner's own browsers are exempt
+        if ceiling and not ratelimit.app_codes_left(user):
             form.code.errors.append(_("Too many wrong codes were typed for this account today. Use a recovery "
                                       "code or a passkey."))
         elif twofactor.check_totp(user, code) if app_code else twofactor.use_recovery_code(user, code):
             return finish(user, "totp" if app_code else "recovery_code")
         else:
-            ratelimit.second_step_failed(user, client_key, app_code)
+            ratelimit.second_step_failed(user, client_key, ceiling)
             Event.record(Event.LOGIN_FAILED, user=user, detail="second_factor")
             db.session.commit()
             form.code.errors.append(_("This code is wrong or was already used."))
@@ -47,7 +48,7 @@ def login_code():
 def finish(user, how):
     registration.signed_in(user, how)
     db.session.commit()
-    return redirect(after_sign_in(sessions.finish_second_step(user)), code=303)
+    return sessions.remember_device(redirect(after_sign_in(sessions.finish_second_step(user)), code=303), user)
 
 
 # Passkeys: the page's script (static/passkey.js) asks for options, the browser signs, the script posts
@@ -74,7 +75,8 @@ def passkey_login():
     registration.signed_in(user, "passkey")
     db.session.commit()
     if pending is not None:  # the passkey as the second step after a password
-        return jsonify({"redirect": after_sign_in(sessions.finish_second_step(user))})
+        return sessions.remember_device(jsonify({"redirect": after_sign_in(sessions.finish_second_step(user))}),
+                                        user)
     sessions.start(user, remember=False)  # the passkey alone: it is two factors in one
     return jsonify({"redirect": after_sign_in(request.args.get("next"))})
 
