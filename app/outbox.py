@@ -14,8 +14,6 @@ from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 from sqlalchemy import and_, or_, select
 
 from app import i18n, ratelimit
@@ -104,11 +102,13 @@ def wake(repair=False):
 
 
 def _queued(job_id):
-    try:
-        job = Job.fetch(job_id.decode(), connection=get_redis()) if job_id else None
-    except NoSuchJobError:
-        return False
-    return job is not None and job.get_status(refresh=False) == JobStatus.QUEUED
+    """Whether the drain WAKE_KEY names still waits in the mail queue.
+
+    Its status alone would not do: rq takes a job off its queue and then marks it started, so a worker lost
+    in between (killed, or its Redis failing over) leaves the drain "queued" in no queue, and every
+    wake-up after it would wait for a drain that never runs.
+    """
+    return bool(job_id) and get_queue("mail").get_job_position(job_id.decode()) is not None
 
 
 # Operations: `flask mail retry` and the admin's Resend.

@@ -16,8 +16,9 @@ from rq.job import Job, JobStatus
 from sqlalchemy import delete, select, update
 
 from app.accounts import actions
-from app.extensions import db, get_redis
+from app.extensions import db
 from app.models import AvatarPicture, AvatarUpload, utcnow
+from app.queues import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _finish(upload, status, error=None):
 def redrive(older_than_seconds=300):
     """The recurring job: queue again the uploads still waiting whose job Redis no longer has (wiped, lost).
 
-    The job id names the upload, so an upload whose job is queued or running is left alone. One whose job
+    The job id names the upload, so an upload whose job waits in the queue or runs is left alone. One whose job
     failed without settling it (its work horse was killed: the kernel's OOM killer, a segfault in a decoder)
     is marked failed, so its owner reads "we could not process this picture" instead of waiting forever, and
     a picture that kills work horses is not tried again. Returns how many were queued.
@@ -137,16 +138,19 @@ def redrive(older_than_seconds=300):
     waiting = db.session.scalars(select(AvatarUpload.id).where(AvatarUpload.status == AvatarUpload.PENDING,
                                                                AvatarUpload.created_at < cutoff)).all()
     db.session.rollback()
-    connection = get_redis()
+    queue = get_queue("avatars")
     lost, dead = [], []
     for upload_id in waiting:
         try:
-            job = Job.fetch(actions.avatar_job_id(upload_id), connection=connection)
+            job = Job.fetch(actions.avatar_job_id(upload_id), connection=queue.connection)
         except NoSuchJobError:
             lost.append(upload_id)
-        else:
-            if job.get_status(refresh=False) == JobStatus.FAILED:
-                dead.append(upload_id)
+            continue
+        status = job.get_status(refresh=False)
+        if status == JobStatus.FAILED:
+            dead.append(upload_id)
+        elif status == JobStatus.QUEUED and queue.get_job_position(job.id) is None:
+            lost.append(upload_id)  # taken off the queue by a worker lost before it started the job
     for upload_id in lost:
         actions.queue_avatar(upload_id)
     if dead:

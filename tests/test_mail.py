@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
+from rq import Queue
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -189,6 +190,21 @@ def test_a_failed_job_record_does_not_block_the_next_wake_up(ctx, mailbox, run_j
     assert mail.redrive() == 1
     run_jobs()
     assert mailbox.wait_for()[0].recipients == ["blocked@example.com"]
+
+
+def test_a_drain_taken_off_the_queue_by_a_worker_that_died_does_not_block_the_next_wake_up(ctx, mailbox, run_jobs):
+    """rq takes a job off its queue, then marks it started: a worker lost in between (killed, or its Redis
+    failing over) leaves the job "queued" in no queue, and nothing will run it."""
+    outbox_id = new_mail("stranded@example.com")
+    queue = get_queue("mail")
+    stranded = outbox.wake()  # the sign-up's drain
+    assert Queue.dequeue_any([queue], None, connection=queue.connection)[0].id == stranded.id  # and the worker dies
+    assert stranded.get_status() == JobStatus.QUEUED
+    age(outbox_id, 120)
+    assert mail.redrive() == 1
+    assert [job.func_name for job in queue.jobs] == ["jobs.mail.drain"]
+    run_jobs()
+    assert mailbox.wait_for()[0].recipients == ["stranded@example.com"]
 
 
 def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(ctx, mailbox, run_jobs):

@@ -164,7 +164,11 @@ def test_sign_ups_through_a_failover_get_every_mail_once(make_app, app_env, mail
         everyone = before + during + after
         assert sorted(signups.done) == sorted(everyone)
         assert [process.name for process in processes if process.process.poll() is not None] == []
-        wait_until(lambda: all_sent(app, everyone), timeout=60, interval=0.2, message="every mail sent")
+        try:
+            wait_until(lambda: all_sent(app, everyone), timeout=60, interval=0.2, message="every mail sent")
+        except TimeoutError:
+            logs = "\n".join(f"--- {process.name}\n{process.log()[-6000:]}" for process in processes)
+            raise AssertionError(f"not every mail sent: {verification_rows(app)}\n{logs}") from None
         counts = {address: len([m for m in mailbox.to(address) if m.subject == SUBJECT]) for address in everyone}
         assert counts == {address: 1 for address in everyone}
         assert all(code < 500 or code == 503 for _, code in signups.statuses), signups.statuses

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from redis import Redis
+from rq import Queue
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 
@@ -79,6 +80,10 @@ def test_an_upload_whose_job_redis_lost_is_queued_again(app, client):
         assert avatar.redrive(older_than_seconds=0) == 1
         assert [job.args for job in get_queue("avatars").jobs] == [(latest_upload(app).id,)]
         assert avatar.redrive(older_than_seconds=0) == 0  # queued again once, not twice
+        queue = get_queue("avatars")
+        Queue.dequeue_any([queue], None, connection=queue.connection)  # a worker takes it, then dies
+        assert avatar.redrive(older_than_seconds=0) == 1
+        assert [job.args for job in queue.jobs] == [(latest_upload(app).id,)]
 
 
 def test_an_upload_whose_work_horse_was_killed_is_marked_failed_not_left_waiting(app, client):
