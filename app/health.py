@@ -16,8 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db, get_redis
 from app.models import OutboxMail, utcnow
 from app.outbox import claimable
-from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
-from jobs.sendrate import paused_for
+from app.queues import MAIL_PAUSE_KEY, QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
 
 
 def health_report():
@@ -85,6 +84,12 @@ def check_jobs():
         "scheduler_heartbeat_age_seconds": heartbeat_age(beat),
         "mail_paused_seconds": round(paused, 1),
     }
+
+
+def paused_for(redis):
+    """Seconds every mail worker still waits after a provider's "slow down" (jobs/sendrate.py), 0 when none."""
+    ends, (seconds, micros) = redis.get(MAIL_PAUSE_KEY), redis.time()
+    return max(0.0, (int(ends) - seconds * 1_000_000 - micros) / 1_000_000) if ends else 0.0
 
 
 def heartbeat_age(beat):

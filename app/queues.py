@@ -6,6 +6,7 @@ from app.requestlog import REQUEST_ID
 
 QUEUES = ("mail", "default", "avatars", "maintenance")  # worker priority order: a picture or a backup never delays mail
 SCHEDULER_HEARTBEAT_KEY = "signup:scheduler:heartbeat"  # written by jobs/scheduler.py, read by /healthz
+MAIL_PAUSE_KEY = "{mail-rate}:pause"  # when a provider's "slow down" ends: written by jobs/sendrate.py, read by /healthz
 
 
 class AppQueue(Queue):

@@ -17,10 +17,11 @@ from redis.exceptions import RedisError
 
 from app import outbox
 from app.extensions import get_redis
+from app.queues import MAIL_PAUSE_KEY
 
 log = logging.getLogger(__name__)
 
-SENDS, NEXT, PAUSE = "{mail-rate}:sends", "{mail-rate}:next", "{mail-rate}:pause"  # one hash slot
+SENDS, NEXT, PAUSE = "{mail-rate}:sends", "{mail-rate}:next", MAIL_PAUSE_KEY  # one hash slot
 MIN_SLEEP = 0.001  # a waiting sender asks again no more often than this
 
 # KEYS: sends (grant -> when its send ended, or its in-flight bound), next grant time, pause end.
@@ -108,12 +109,6 @@ class Gate:
         """The provider said "slow down": the whole drain waits as long as that mail's first retry does."""
         log.warning("the mail provider asked us to slow down: every worker pauses %s s", self.pause_seconds)
         self.pause(self.pause_seconds)
-
-
-def paused_for(redis):
-    """Seconds every worker still waits after a provider's "slow down" (0 when none): for /healthz and /metrics."""
-    ends, (seconds, micros) = redis.get(PAUSE), redis.time()
-    return max(0.0, (int(ends) - seconds * 1_000_000 - micros) / 1_000_000) if ends else 0.0
 
 
 def gate():
