@@ -224,6 +224,6 @@ def test_logs_hold_no_token_and_healthz_tells_the_public_only_ok(gate, mailbox):
             connection.execute(text('ALTER TABLE user_gone RENAME TO "user"'))
         engine.dispose()
     web = processes[0]
-    wait_until(lambda: "/auth/reset/<token>" in web.log(), timeout=10, message="the error logged")
+    wait_until(lambda: "/auth/reset/<token>" in web.log(), timeout=30, message="the error logged")
     assert "Traceback" in web.log()
     assert token not in web.log()

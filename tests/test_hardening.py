@@ -59,7 +59,7 @@ def test_access_log_shows_the_route_not_the_token(limited_web):
     visitor = Visitor(base)
     for path in (f"/auth/verify/{TOKEN}", f"/auth/reset/{TOKEN}?from=mail"):
         assert visitor.request(path, headers={"Referer": f"{base}/auth/reset/{TOKEN}"})[0] == 400
-    log = wait_until(lambda: (text := process.log()).count("<token>") >= 4 and text, timeout=10,
+    log = wait_until(lambda: (text := process.log()).count("<token>") >= 4 and text, timeout=30,
                      message="both requests in the access log")
     assert TOKEN not in log
     assert TOKEN[:20] not in log

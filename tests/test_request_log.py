@@ -27,7 +27,7 @@ def test_each_request_logs_one_json_line_and_its_job_logs_the_same_id(app_env, t
         sign_up = headers["X-Request-ID"]
         visitor.request(f"/auth/verify/{SECRET}")
         wait_until(lambda: mailbox.messages, timeout=30, message="the verification mail")
-        wait_until(lambda: any(line["request_id"] == sign_up for line in json_lines(worker)), timeout=10,
+        wait_until(lambda: any(line["request_id"] == sign_up for line in json_lines(worker)), timeout=30,
                    message="the job's log line")
         requests = [line for line in json_lines(web) if "http" in line]
         assert len(requests) == 3  # the form, its POST, the verify link: one line each

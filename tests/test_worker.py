@@ -38,7 +38,7 @@ def test_worker_builds_the_app_once_per_process_not_per_job(app_env, redis_serve
             queue.enqueue(stamp, key)
         wait_until(lambda: redis.llen(key) >= JOBS, timeout=60, message=f"{JOBS} jobs done")
         # Fewer heartbeats and state writes per job, yet the workers stay registered and show "idle".
-        wait_until(lambda: [w.get_state() for w in Worker.all(connection=redis)] == ["idle", "idle"], timeout=10,
+        wait_until(lambda: [w.get_state() for w in Worker.all(connection=redis)] == ["idle", "idle"], timeout=30,
                    message="both pool workers registered and idle")
         assert all(redis.ttl(w.key) > 0 for w in Worker.all(connection=redis))
     finally:
