@@ -1,4 +1,6 @@
 """Extension objects, created unbound and attached to the app in create_app(), and the shared Redis client."""
+import time
+
 from flask import current_app
 from flask_login import LoginManager
 from flask_mail import Mail
@@ -51,18 +53,45 @@ class SentinelConnection(SentinelManagedConnection):
                 raise ConnectionError(f"{self.host}:{self.port} is not the primary yet (failover in progress)")
 
 
-def redis_client(url, patient=False, redis_class=Redis):
+class PatientRetry(Retry):
+    """Retry a command for up to `seconds` in all, however many attempts that takes.
+
+    redis-py's Retry counts attempts, and a Sentinel connection's reconnect retries again inside each
+    attempt, so counts multiply into an unknown wait; a deadline is what an operator can plan a failover by.
+    """
+
+    def __init__(self, seconds):
+        super().__init__(ExponentialBackoff(cap=1, base=0.1), -1)
+        self.seconds = seconds
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+        deadline, failures = time.monotonic() + self.seconds, 0
+        while True:
+            try:
+                return do()
+            except self._supported_errors as error:
+                if is_retryable and not is_retryable(error):
+                    raise
+                failures += 1
+                fail(error, failures) if with_failure_count else fail(error)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(self._backoff.compute(failures), left))
+
+
+def redis_client(url, patience=0, redis_class=Redis):
     """A client for REDIS_URL, plain or Sentinel-backed (redis+sentinel://, parsed by config.parse_redis_url).
 
-    Short timeouts and no retries: a dead Redis costs a request about a second, not a minute. `patient`
-    clients (workers, scheduler) retry a command for a few seconds (up to ~7 s, as reconnecting retries
-    too), so a failover is ridden out inside redis-py rather than ending a worker mid-bookkeeping: a
+    Short timeouts and no retries by default: a dead Redis costs a request about a second, not a minute.
+    With `patience` (seconds), the workers and the scheduler retry a command that long, so a failover
+    or a restart is ridden out inside redis-py rather than ending a worker mid-bookkeeping: a
     Sentinel-backed connection asks the Sentinels for the primary again on every reconnect. Longer
     outages are the loops' to wait out (rq's dequeue, the scheduler's run_forever).
     Bytes in, bytes out (no decode_responses) because RQ stores pickled payloads on the same client.
     The factory keeps it in app.extensions["redis"], as Flask-RQ does.
     """
-    retry = Retry(ExponentialBackoff(cap=1, base=0.1), 3) if patient else Retry(NoBackoff(), 0)
+    retry = PatientRetry(patience) if patience else Retry(NoBackoff(), 0)
     options = dict(socket_timeout=1, socket_connect_timeout=1, retry=retry, health_check_interval=30)
     sentinel = config.parse_redis_url("REDIS_URL", url)
     if sentinel is None:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 5  # seconds between scheduler passes: a due job waits at most this long
 HEARTBEAT_TTL = 6 * INTERVAL
+REDIS_PATIENCE = 5  # seconds a Redis command is retried (app.extensions.redis_client); run_forever waits out more
 RETIRED_TTL = 86400  # seconds an old registration's last run stays readable (rq-scheduler keeps its jobs forever)
 
 # rq-scheduler calls CronTab.next() without default_utc, which warns on every cron job, every time.

@@ -25,9 +25,14 @@ from jobs import schedule
 log = logging.getLogger(__name__)
 
 
+REDIS_PATIENCE = 30  # seconds: a primary's death, the Sentinels' down-after (5 s in the README) and the switch
+
+
 class WorkerRedis(Redis):
     """The rq CLI's connection (`--connection-class`): REDIS_URL read as the app reads it, Sentinel included,
-    and patient, so a failover of a few seconds is retried inside redis-py instead of ending the worker.
+    and patient: each command is retried for REDIS_PATIENCE seconds. rq ends a worker on any Redis error
+    outside its dequeue ("unhandled exception, quitting"), and a busy worker meets one at every bookkeeping
+    write, so without this a primary that dies mid-job ends the worker instead of being waited for.
 
     rq builds it with from_url(--url); the worker-pool's children rebuild it from its pool's settings.
     """
@@ -35,7 +40,7 @@ class WorkerRedis(Redis):
     @classmethod
     def from_url(cls, url, **kwargs):
         try:
-            return redis_client(url, patient=True, redis_class=cls)
+            return redis_client(url, patience=REDIS_PATIENCE, redis_class=cls)
         except ConfigError as exc:
             raise SystemExit(f"configuration error: {exc}") from None
 

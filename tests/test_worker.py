@@ -9,7 +9,7 @@ from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 
-from tests.services import Process, wait_until
+from tests.services import Process, RedisServer, wait_until
 
 pytestmark = pytest.mark.processes
 
@@ -68,3 +68,29 @@ def test_worker_enforces_the_job_timeout_and_keeps_working(app_env, redis_server
         worker.stop()
     assert "JobTimeoutException" in Job.fetch(stuck.id, connection=redis).latest_result().exc_string
     assert after.get_status(refresh=True) == JobStatus.FINISHED
+
+
+def test_busy_workers_wait_out_a_redis_outage_instead_of_quitting(app_env, tmp_path):
+    """rq ends a worker on a Redis error anywhere but its dequeue; the workers' connection waits it out instead."""
+    server = RedisServer(appendonly=True).start()  # its data survives the restart, as a Sentinel's new primary has it
+    env = {**app_env, "REDIS_URL": server.url, "WORKER_CONCURRENCY": "1"}
+    workers = [Process(name, env, str(tmp_path)).start() for name in ("worker", "worker-bulk")]
+    try:
+        redis = Redis.from_url(server.url)
+        wait_until(lambda: len(Worker.all(connection=redis)) == 2, timeout=30, message="both workers up")
+        jobs = [Queue(name, connection=redis).enqueue(nap, 2) for name in ("default", "maintenance")]
+        wait_until(lambda: all(job.get_status(refresh=True) == JobStatus.STARTED for job in jobs), timeout=30,
+                   message="both jobs running")
+        server.stop()
+        time.sleep(12)  # the outage itself: a primary's death, the Sentinels' down-after and the switch
+        server.start()
+        wait_until(lambda: all(job.get_status(refresh=True) == JobStatus.FINISHED for job in jobs), timeout=60,
+                   message="both jobs recorded as finished")
+        assert [worker.process.poll() for worker in workers] == [None, None]
+        Queue("maintenance", connection=redis).enqueue(stamp, "test:later")
+        wait_until(lambda: redis.llen("test:later"), timeout=30, message="the bulk worker takes the next job")
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.cleanup()
+    assert "quitting" not in workers[0].log() + workers[1].log()

@@ -105,8 +105,9 @@ def schedule_run():
     click.echo(f"scheduler starting: {len(schedule.declared(current_app.config))} recurring jobs, "
                f"cron times in {zone}")
     try:
-        # Patient, as the workers' connection: a Sentinel failover is retried, not a restart of the loop.
-        connection = redis_client(current_app.config["REDIS_URL"], patient=True)
+        # Patient: a Sentinel failover is retried, not a restart of the loop. Less so than the workers' connection,
+        # since a stop signal during an outage waits for the stop handler's Redis calls (run_forever rides out more).
+        connection = redis_client(current_app.config["REDIS_URL"], patience=scheduler.REDIS_PATIENCE)
         scheduler.run_forever(connection, schedule.declared(current_app.config), zone)
     except KeyboardInterrupt:
         pass
