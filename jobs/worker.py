@@ -24,7 +24,6 @@ from jobs import schedule
 
 log = logging.getLogger(__name__)
 
-
 REDIS_PATIENCE = 30  # seconds: a primary's death, the Sentinels' down-after (5 s in the README) and the switch
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db, get_redis
+from app.health import paused_for
 from app.metrics import jobstats
 from app.models import AvatarUpload, Event, OutboxMail, utcnow
-from app.health import paused_for
 from app.queues import QUEUES, SCHEDULER_HEARTBEAT_KEY, get_queue
 
 
