@@ -13,7 +13,7 @@ from datetime import timedelta
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from app.accounts import actions
 from app.extensions import db
@@ -153,10 +153,7 @@ def redrive(older_than_seconds=300):
             lost.append(upload_id)  # taken off the queue by a worker lost before it started the job
     for upload_id in lost:
         actions.queue_avatar(upload_id)
-    if dead:
-        log.warning("avatar: %d upload(s) whose job died unsettled marked failed: %s", len(dead), dead)
-        db.session.execute(update(AvatarUpload).where(AvatarUpload.id.in_(dead),
-                                                      AvatarUpload.status == AvatarUpload.PENDING)
-                           .values(status=AvatarUpload.FAILED, error="failed", data=None, processed_at=utcnow()))
-        db.session.commit()
+    for upload in db.session.scalars(select(AvatarUpload).where(AvatarUpload.id.in_(dead))):
+        log.warning("avatar: upload %s marked failed: its job died without settling it", upload.id)
+        _finish(upload, AvatarUpload.FAILED, "failed")
     return len(lost)

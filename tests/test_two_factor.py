@@ -1,7 +1,7 @@
 """Two-factor sign-in with an authenticator app, recovery codes, re-authentication, and administrators' duty."""
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from freezegun import freeze_time
 
